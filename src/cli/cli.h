@@ -1,0 +1,47 @@
+/* cli/cli.h — shared pieces of the command line: opening pools the host knows, error output,
+ * table printing. Commands print; storage layers don't. Exit status: 0 ok, 1 operation
+ * failed, 2 usage error (as zfs/zpool). */
+#ifndef TARN_CLI_CLI_H
+#define TARN_CLI_CLI_H
+
+#include <stdio.h>
+
+#include "dsl/dsl.h"
+#include "pool/pool.h"
+
+/* An imported pool opened for one command. */
+typedef struct cli_pool {
+	pool_t *pool;
+	dsl_t *dsl;
+} cli_pool_t;
+
+/* Open the known pool `name`; prints nothing, sets terr on failure. */
+int cli_open(const char *name, cli_pool_t *cp);
+/* Open the pool named by the first component of a dataset name. */
+int cli_open_for(const char *dsname, cli_pool_t *cp);
+/* Commit (if commit) and close. Also persists error counters seen by this command. */
+int cli_close(cli_pool_t *cp, int commit);
+/* All known pools' names (sorted). Caller frees each and the array. */
+int cli_known_names(char ***names, int *n);
+
+/* "cannot <what>: <terr_msg>" on stderr; returns 1. */
+int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Simple table: add rows of cells, then print with zfs-style alignment (or -H tabs). */
+typedef struct table {
+	int ncols;
+	char **hdr;
+	int *right; /* right-align column */
+	char ***rows;
+	int nrows, cap;
+} table_t;
+void table_init(table_t *t, int ncols, const char *const *hdr, const int *right);
+void table_add(table_t *t, const char *const *cells);
+void table_print(table_t *t, FILE *f, int scripted, int header);
+void table_free(table_t *t);
+
+int cmd_zfs(int argc, char **argv);
+int cmd_zpool(int argc, char **argv);
+int cmd_volume(int argc, char **argv);
+
+#endif

@@ -1,0 +1,1002 @@
+/* cli/zfs.c — the zfs personality: create, destroy, snapshot, rollback, clone, list, get, set,
+ * inherit. */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/zfsprops.h"
+#include "util/err.h"
+#include "util/names.h"
+#include "util/strnum.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: zfs command args ...\n"
+		   "where 'command' is one of the following:\n\n"
+		   "\tcreate [-o property=value] ... <filesystem>\n"
+		   "\tcreate [-s] [-b blocksize] [-o property=value] ... -V <size> <volume>\n"
+		   "\tdestroy [-r] <filesystem|volume>\n"
+		   "\tdestroy [-r] <filesystem|volume>@<snap>[%%<snap>][,...]\n\n"
+		   "\tsnapshot [-r] <filesystem|volume>@<snap> ...\n"
+		   "\trollback [-r] <snapshot>\n"
+		   "\tclone [-o property=value] ... <snapshot> <filesystem|volume>\n"
+		   "\tpromote <clone-filesystem>\n\n"
+		   "\tlist [-rH] [-p] [-d max] [-o property[,...]] [-t type[,...]]\n"
+		   "\t    [filesystem|volume|snapshot] ...\n\n"
+		   "\tset <property=value> ... <filesystem|volume>\n"
+		   "\tget [-rHp] [-d max] [-o \"all\" | field[,...]]\n"
+		   "\t    [-t type[,...]] [-s source[,...]]\n"
+		   "\t    <\"all\" | property[,...]> [filesystem|volume|snapshot] ...\n"
+		   "\tinherit <property> <filesystem|volume> ...\n\n"
+		   "Filesystems are containers for volumes (tarn does not mount them). Volumes are\n"
+		   "block devices backed by a copy-on-write block tree; `tarn volume read|write`\n"
+		   "moves their bytes. Sizes accept suffixes (16K, 300M, 1.5G). A volume gets\n"
+		   "refreservation = volsize plus metadata overhead unless created with -s.\n"
+		   "Each command commits one transaction group atomically before it exits.\n");
+}
+
+static int usage_err(const char *msg)
+{
+	if (msg)
+		fprintf(stderr, "%s\n", msg);
+	usage(stderr);
+	return 2;
+}
+
+/* ---- create ---- */
+
+static int do_create(int argc, char **argv)
+{
+	int c, sparse = 0;
+	uint64_t volsize = 0, bs = 16384;
+	char *props[64];
+	int np = 0, is_vol = 0;
+	optind = 1;
+	while ((c = getopt(argc, argv, "sV:b:o:p")) != -1) {
+		switch (c) {
+		case 's': sparse = 1; break;
+		case 'p': break;
+		case 'V':
+			if (parse_size(optarg, &volsize) < 0) {
+				fprintf(stderr, "bad volume size '%s': %s\n", optarg, terr_msg());
+				return 2;
+			}
+			is_vol = 1;
+			break;
+		case 'b':
+			if (parse_size(optarg, &bs) < 0) {
+				fprintf(stderr, "bad volume block size '%s': %s\n", optarg, terr_msg());
+				return 2;
+			}
+			break;
+		case 'o':
+			if (!strchr(optarg, '=')) {
+				fprintf(stderr, "missing '=' for property=value argument\n");
+				return 2;
+			}
+			if (np < 64)
+				props[np++] = optarg;
+			break;
+		default: return usage_err(NULL);
+		}
+	}
+	if (argc - optind != 1)
+		return usage_err(argc - optind < 1 ? "missing filesystem argument" : "too many arguments");
+	const char *name = argv[optind];
+	if (is_vol && volsize == 0) {
+		fprintf(stderr, "cannot create '%s': volume size cannot be zero\n", name);
+		return 1;
+	}
+	if (!is_vol && sparse)
+		return usage_err("'-s' can only be used when creating a volume");
+	for (int i = 0; i < np; i++) {
+		char pn[PROP_NAME_MAX];
+		const char *eq = strchr(props[i], '=');
+		snprintf(pn, sizeof(pn), "%.*s", (int)(eq - props[i]), props[i]);
+		if (!strcmp(pn, "volblocksize")) {
+			if (parse_size(eq + 1, &bs) < 0)
+				return cli_fail("create '%s'", name);
+			props[i--] = props[--np];
+			continue;
+		}
+		if (dsl_prop_validate(pn, eq + 1, is_vol ? DS_VOLUME : DS_FILESYSTEM) < 0)
+			return cli_fail("create '%s'", name);
+	}
+	if (name_check(name, NAME_DATASET) < 0)
+		return cli_fail("create '%s'", name);
+	cli_pool_t cp;
+	if (cli_open_for(name, &cp) < 0) {
+		terr(ENOENT, "no such pool '%.*s'", (int)strcspn(name, "/"), name);
+		return cli_fail("create '%s'", name);
+	}
+	int rc = dsl_create(cp.dsl, name, is_vol ? volsize : 0, bs, sparse, props, np);
+	if (rc < 0) {
+		cli_close(&cp, 0);
+		return cli_fail("create '%s'", name);
+	}
+	if (cli_close(&cp, 1) < 0)
+		return cli_fail("create '%s'", name);
+	return 0;
+}
+
+/* ---- iteration helpers ---- */
+
+enum { T_FS = 1, T_VOL = 2, T_SNAP = 4, T_BOOK = 8 };
+
+static int type_bit(const dsl_ds_t *ds)
+{
+	return ds->type == DS_VOLUME ? T_VOL : ds->type == DS_SNAPSHOT ? T_SNAP : T_FS;
+}
+
+typedef struct dslist {
+	dsl_ds_t **v;
+	dsl_t **d;
+	size_t n, cap;
+} dslist_t;
+
+static void dl_push(dslist_t *l, dsl_t *d, dsl_ds_t *ds)
+{
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 64;
+		l->v = realloc(l->v, l->cap * sizeof(*l->v));
+		l->d = realloc(l->d, l->cap * sizeof(*l->d));
+	}
+	l->v[l->n] = ds;
+	l->d[l->n++] = d;
+}
+
+/* Depth-first: the dataset, its snapshots (by txg), then its children (by name). */
+static void visit(dslist_t *l, dsl_t *d, dsl_ds_t *ds, int types, int depth)
+{
+	if (types & type_bit(ds))
+		dl_push(l, d, ds);
+	if (ds->type == DS_SNAPSHOT || depth == 0)
+		return;
+	dsl_ds_t **v;
+	size_t n;
+	if (types & T_SNAP) {
+		n = dsl_snapshots(d, ds, &v);
+		for (size_t i = 0; i < n; i++)
+			dl_push(l, d, v[i]);
+		free(v);
+	}
+	n = dsl_children(d, ds, &v);
+	for (size_t i = 0; i < n; i++)
+		visit(l, d, v[i], types, depth - 1);
+	free(v);
+}
+
+static int parse_types(const char *s, int *types)
+{
+	char *c = strdup(s), *save = NULL;
+	*types = 0;
+	for (char *t = strtok_r(c, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		if (!strcmp(t, "filesystem"))
+			*types |= T_FS;
+		else if (!strcmp(t, "volume"))
+			*types |= T_VOL;
+		else if (!strcmp(t, "snapshot") || !strcmp(t, "snap"))
+			*types |= T_SNAP;
+		else if (!strcmp(t, "bookmark"))
+			*types |= T_BOOK;
+		else if (!strcmp(t, "all"))
+			*types |= T_FS | T_VOL | T_SNAP | T_BOOK;
+		else {
+			fprintf(stderr, "invalid type '%s'\n", t);
+			free(c);
+			return -1;
+		}
+	}
+	free(c);
+	return 0;
+}
+
+typedef struct openset {
+	cli_pool_t cp[64];
+	char names[64][POOL_NAME_MAX];
+	int n;
+} openset_t;
+
+static dsl_t *open_pool_of(openset_t *os, const char *dsname)
+{
+	size_t k = strcspn(dsname, "/@#");
+	for (int i = 0; i < os->n; i++)
+		if (strlen(os->names[i]) == k && !strncmp(os->names[i], dsname, k))
+			return os->cp[i].dsl;
+	if (os->n == 64 || cli_open_for(dsname, &os->cp[os->n]) < 0)
+		return NULL;
+	snprintf(os->names[os->n], POOL_NAME_MAX, "%.*s", (int)k, dsname);
+	return os->cp[os->n++].dsl;
+}
+
+static void close_all(openset_t *os)
+{
+	for (int i = 0; i < os->n; i++)
+		cli_close(&os->cp[i], 0);
+}
+
+/* Collect datasets named on the command line (or all pools), recursively as asked. */
+static int gather(openset_t *os, int argc, char **argv, int types, int recurse, int depth, dslist_t *l)
+{
+	int ret = 0;
+	if (argc == 0) {
+		char **names;
+		int n;
+		if (cli_known_names(&names, &n) < 0)
+			return cli_fail("open pools");
+		for (int i = 0; i < n; i++) {
+			dsl_t *d = open_pool_of(os, names[i]);
+			if (!d) {
+				fprintf(stderr, "cannot open '%s': %s\n", names[i], terr_msg());
+				ret = 1;
+			} else {
+				visit(l, d, dsl_root(d), types, recurse ? depth : 0 + (depth < 0 ? -1 : depth));
+			}
+			free(names[i]);
+		}
+		free(names);
+		return ret;
+	}
+	for (int i = 0; i < argc; i++) {
+		dsl_t *d = open_pool_of(os, argv[i]);
+		dsl_ds_t *ds = d ? dsl_lookup(d, argv[i]) : NULL;
+		if (!ds) {
+			if (strchr(argv[i], '#'))
+				terr(ENOENT, "dataset does not exist");
+			fprintf(stderr, "cannot open '%s': %s\n", argv[i], terr_msg()[0] ? terr_msg() : "dataset does not exist");
+			ret = 1;
+			continue;
+		}
+		if (!recurse) {
+			dl_push(l, d, ds);
+			continue;
+		}
+		/* with -r/-d, the named dataset is listed whatever its type, as zfs does for snapshots */
+		if (ds->type == DS_SNAPSHOT)
+			dl_push(l, d, ds);
+		else
+			visit(l, d, ds, types, depth);
+	}
+	return ret;
+}
+
+/* ---- list ---- */
+
+static int do_list(int argc, char **argv)
+{
+	int c, scripted = 0, parsable = 0, recurse = 0, depth = -1, types = 0;
+	char *ocopy = NULL, *cols[64];
+	int ncols = 0;
+	optind = 1;
+	while ((c = getopt(argc, argv, "rHpd:o:t:s:S:")) != -1) {
+		switch (c) {
+		case 'r': recurse = 1; break;
+		case 'H': scripted = 1; break;
+		case 'p': parsable = 1; break;
+		case 'd':
+			recurse = 1;
+			depth = atoi(optarg);
+			break;
+		case 'o': {
+			free(ocopy);
+			ocopy = strdup(optarg);
+			ncols = 0;
+			for (char *save = NULL, *t = strtok_r(ocopy, ",", &save); t && ncols < 60; t = strtok_r(NULL, ",", &save)) {
+				if (!strcmp(t, "space")) {
+					static const char *sp[] = { "name", "avail", "used", "usedsnap", "usedds", "usedrefreserv", "usedchild" };
+					for (int k = 0; k < 7; k++)
+						cols[ncols++] = (char *)sp[k];
+				} else {
+					cols[ncols++] = t;
+				}
+			}
+			break;
+		}
+		case 't':
+			if (parse_types(optarg, &types) < 0) {
+				free(ocopy);
+				return usage_err(NULL);
+			}
+			break;
+		case 's':
+		case 'S':
+			fprintf(stderr, "-%c: sorting is not supported yet\n", c);
+			free(ocopy);
+			return 2;
+		default: free(ocopy); return usage_err(NULL);
+		}
+	}
+	if (!ncols) {
+		static const char *def[] = { "name", "used", "avail", "refer", "mountpoint" };
+		for (ncols = 0; ncols < 5; ncols++)
+			cols[ncols] = (char *)def[ncols];
+	}
+	if (!types)
+		types = (argc - optind > 0 && !recurse) ? T_FS | T_VOL | T_SNAP : T_FS | T_VOL;
+	const char *hdr[64];
+	char hbuf[64][PROP_NAME_MAX];
+	int right[64];
+	for (int i = 0; i < ncols; i++) {
+		const char *cn = zprop_canon(cols[i]);
+		if (!cn) {
+			fprintf(stderr, "bad property list: invalid property '%s'\n", cols[i]);
+			free(ocopy);
+			return usage_err(NULL);
+		}
+		cols[i] = (char *)cn;
+		hdr[i] = zprop_header(cn, hbuf[i], sizeof(hbuf[i]));
+		right[i] = zprop_numeric(cn);
+	}
+	openset_t os = { .n = 0 };
+	dslist_t l = { 0 };
+	int ret = gather(&os, argc - optind, argv + optind, types, recurse, depth, &l);
+	table_t t;
+	table_init(&t, ncols, hdr, right);
+	for (size_t i = 0; i < l.n; i++) {
+		char vals[64][1024], src[64];
+		const char *cells[64];
+		for (int k = 0; k < ncols; k++) {
+			if (zprop_value(l.d[i], l.v[i], cols[k], parsable, vals[k], sizeof(vals[k]), src, sizeof(src)) < 0)
+				snprintf(vals[k], sizeof(vals[k]), "-");
+			cells[k] = vals[k];
+		}
+		table_add(&t, cells);
+	}
+	if (l.n == 0 && argc - optind == 0 && ret == 0)
+		printf("no datasets available\n");
+	else if (l.n)
+		table_print(&t, stdout, scripted, 1);
+	table_free(&t);
+	free(l.v);
+	free(l.d);
+	close_all(&os);
+	free(ocopy);
+	return ret;
+}
+
+/* ---- get ---- */
+
+static int do_get(int argc, char **argv)
+{
+	int c, scripted = 0, parsable = 0, recurse = 0, depth = -1, types = T_FS | T_VOL | T_SNAP;
+	char *fields = NULL, *sources = NULL;
+	optind = 1;
+	while ((c = getopt(argc, argv, "rHpd:o:t:s:")) != -1) {
+		switch (c) {
+		case 'r': recurse = 1; break;
+		case 'H': scripted = 1; break;
+		case 'p': parsable = 1; break;
+		case 'd':
+			recurse = 1;
+			depth = atoi(optarg);
+			break;
+		case 'o': fields = optarg; break;
+		case 's': sources = optarg; break;
+		case 't':
+			if (parse_types(optarg, &types) < 0)
+				return usage_err(NULL);
+			break;
+		default: return usage_err(NULL);
+		}
+	}
+	if (argc - optind < 1)
+		return usage_err("missing property argument");
+	char *plist = strdup(argv[optind++]);
+	const char *props[128];
+	int np = 0, all = !strcmp(plist, "all");
+	if (all) {
+		for (; zprop_all[np]; np++)
+			props[np] = zprop_all[np];
+	} else {
+		for (char *save = NULL, *tk = strtok_r(plist, ",", &save); tk && np < 128; tk = strtok_r(NULL, ",", &save)) {
+			const char *cn = zprop_canon(tk);
+			if (!cn) {
+				fprintf(stderr, "bad property list: invalid property '%s'\n", tk);
+				free(plist);
+				return usage_err(NULL);
+			}
+			props[np++] = cn;
+		}
+	}
+	const char *fall[] = { "name", "property", "value", "received", "source" };
+	const char *fl[5];
+	int nf = 0;
+	char *fcopy = fields ? strdup(fields) : NULL;
+	if (fcopy && strcmp(fcopy, "all")) {
+		for (char *save = NULL, *tk = strtok_r(fcopy, ",", &save); tk && nf < 5; tk = strtok_r(NULL, ",", &save)) {
+			int okf = 0;
+			for (int k = 0; k < 5; k++)
+				if (!strcmp(tk, fall[k]))
+					fl[nf++] = fall[k], okf = 1;
+			if (!okf) {
+				fprintf(stderr, "invalid field '%s'\n", tk);
+				free(plist);
+				free(fcopy);
+				return usage_err(NULL);
+			}
+		}
+	} else {
+		fl[nf++] = "name", fl[nf++] = "property", fl[nf++] = "value", fl[nf++] = "source";
+	}
+	const char *hdr[5];
+	int right[5] = { 0 };
+	for (int i = 0; i < nf; i++)
+		hdr[i] = !strcmp(fl[i], "name") ? "NAME" : !strcmp(fl[i], "property") ? "PROPERTY"
+						     : !strcmp(fl[i], "value")  ? "VALUE"
+						     : !strcmp(fl[i], "received") ? "RECEIVED"
+										  : "SOURCE";
+	openset_t os = { .n = 0 };
+	dslist_t l = { 0 };
+	int ret = gather(&os, argc - optind, argv + optind, types, recurse || argc - optind == 0,
+			 argc - optind == 0 && !recurse ? -1 : depth, &l);
+	table_t t;
+	table_init(&t, nf, hdr, right);
+	for (size_t i = 0; i < l.n; i++) {
+		if (!(types & type_bit(l.v[i])))
+			continue;
+		int nprint = np;
+		const char *pp[256];
+		for (int k = 0; k < np; k++)
+			pp[k] = props[k];
+		if (all) /* user properties set on the dataset come after the native ones */
+			for (size_t k = 0; k < l.v[i]->nprops && nprint < 256; k++)
+				if (strchr(l.v[i]->props[k].name, ':'))
+					pp[nprint++] = l.v[i]->props[k].name;
+		for (int k = 0; k < nprint; k++) {
+			char val[1024], src[DS_NAME_MAX + 32], name[DS_NAME_MAX], recv[1024] = "-";
+			if (zprop_value(l.d[i], l.v[i], pp[k], parsable, val, sizeof(val), src, sizeof(src)) < 0) {
+				if (all)
+					continue;
+				snprintf(val, sizeof(val), "-");
+				snprintf(src, sizeof(src), "-");
+			}
+			if (sources) {
+				char sc[DS_NAME_MAX + 32];
+				snprintf(sc, sizeof(sc), "%s", !strncmp(src, "inherited", 9) ? "inherited" : !strcmp(src, "-") ? "none" : src);
+				char *sl = strdup(sources), *save = NULL;
+				int match = 0;
+				for (char *tk = strtok_r(sl, ",", &save); tk; tk = strtok_r(NULL, ",", &save))
+					match |= !strcmp(tk, sc) || (!strcmp(tk, "temporary") && 0);
+				free(sl);
+				if (!match)
+					continue;
+			}
+			for (size_t q = 0; q < l.v[i]->nprops; q++)
+				if (!strcmp(l.v[i]->props[q].name, pp[k]) && l.v[i]->props[q].source == PROP_RECEIVED)
+					snprintf(recv, sizeof(recv), "%s", l.v[i]->props[q].value);
+			dsl_fullname(l.d[i], l.v[i], name, sizeof(name));
+			const char *cells[5];
+			for (int f = 0; f < nf; f++)
+				cells[f] = !strcmp(fl[f], "name") ? name : !strcmp(fl[f], "property") ? pp[k]
+								 : !strcmp(fl[f], "value")	       ? val
+								 : !strcmp(fl[f], "received")	       ? recv
+												       : src;
+			table_add(&t, cells);
+		}
+	}
+	if (t.nrows)
+		table_print(&t, stdout, scripted, 1);
+	table_free(&t);
+	free(l.v);
+	free(l.d);
+	close_all(&os);
+	free(plist);
+	free(fcopy);
+	return ret;
+}
+
+/* ---- set / inherit ---- */
+
+static const char *const readonly_props[] = { "type", "creation", "used", "available", "referenced", "guid",
+					      "createtxg", "origin", "written", "usedbysnapshots", "usedbydataset",
+					      "usedbychildren", "usedbyrefreservation", "name", "volblocksize", NULL };
+
+static int do_set(int argc, char **argv)
+{
+	if (argc < 3)
+		return usage_err(argc < 2 ? "missing property=value argument(s)" : "missing dataset name(s)");
+	const char *name = argv[argc - 1];
+	cli_pool_t cp;
+	if (cli_open_for(name, &cp) < 0)
+		return cli_fail("open '%s'", name);
+	dsl_ds_t *ds = dsl_lookup(cp.dsl, name);
+	int rc = ds ? 0 : -ENOENT;
+	for (int i = 1; rc == 0 && i < argc - 1; i++) {
+		char *eq = strchr(argv[i], '=');
+		if (!eq) {
+			cli_close(&cp, 0);
+			fprintf(stderr, "missing '=' for property=value argument\n");
+			return usage_err(NULL);
+		}
+		*eq = 0;
+		const char *cn = zprop_canon(argv[i]);
+		if (!cn) {
+			rc = terr(EINVAL, "invalid property '%s'", argv[i]);
+			break;
+		}
+		for (int k = 0; readonly_props[k]; k++)
+			if (!strcmp(readonly_props[k], cn))
+				rc = terr(EINVAL, "'%s' is readonly", cn);
+		if (rc < 0)
+			break;
+		if (!strcmp(cn, "volsize")) {
+			uint64_t v;
+			rc = parse_size(eq + 1, &v);
+			if (rc == 0)
+				rc = dsl_set_volsize(cp.dsl, ds, v);
+		} else {
+			rc = dsl_prop_set(cp.dsl, ds, cn, eq + 1, PROP_LOCAL);
+		}
+	}
+	if (rc < 0) {
+		cli_close(&cp, 0);
+		return cli_fail("set property for '%s'", name);
+	}
+	if (cli_close(&cp, 1) < 0)
+		return cli_fail("set property for '%s'", name);
+	return 0;
+}
+
+static int do_inherit(int argc, char **argv)
+{
+	int c;
+	optind = 1;
+	while ((c = getopt(argc, argv, "rS")) != -1)
+		return usage_err("-r/-S: not supported yet");
+	if (argc - optind < 2)
+		return usage_err("missing property or dataset argument");
+	const char *cn = zprop_canon(argv[optind]);
+	int ret = 0;
+	for (int i = optind + 1; i < argc; i++) {
+		cli_pool_t cp;
+		if (cli_open_for(argv[i], &cp) < 0) {
+			ret = cli_fail("open '%s'", argv[i]);
+			continue;
+		}
+		dsl_ds_t *ds = dsl_lookup(cp.dsl, argv[i]);
+		int rc = !ds ? -ENOENT : !cn ? terr(EINVAL, "invalid property '%s'", argv[optind])
+				      : dsl_prop_inherit(cp.dsl, ds, cn);
+		if (rc < 0 || cli_close(&cp, 1) < 0) {
+			cli_close(&cp, 0);
+			ret = cli_fail("inherit %s for '%s'", argv[optind], argv[i]);
+		}
+	}
+	return ret;
+}
+
+/* ---- snapshot / rollback / clone ---- */
+
+static void add_recursive(dsl_t *d, dsl_ds_t *ds, const char *snap, char ***names, int *n)
+{
+	char full[DS_NAME_MAX * 2];
+	dsl_fullname(d, ds, full, sizeof(full));
+	size_t len = strlen(full);
+	snprintf(full + len, sizeof(full) - len, "@%s", snap);
+	*names = realloc(*names, (size_t)(*n + 1) * sizeof(char *));
+	(*names)[(*n)++] = strdup(full);
+	dsl_ds_t **v;
+	size_t nc = dsl_children(d, ds, &v);
+	for (size_t i = 0; i < nc; i++)
+		add_recursive(d, v[i], snap, names, n);
+	free(v);
+}
+
+static int do_snapshot(int argc, char **argv)
+{
+	int c, recurse = 0;
+	optind = 1;
+	while ((c = getopt(argc, argv, "ro:")) != -1) {
+		if (c == 'r')
+			recurse = 1;
+		else if (c == 'o')
+			return usage_err("-o: snapshot properties are not supported yet");
+		else
+			return usage_err(NULL);
+	}
+	if (argc - optind < 1)
+		return usage_err("missing snapshot argument");
+	for (int i = optind; i < argc; i++) {
+		if (name_check(argv[i], NAME_SNAPSHOT) < 0)
+			return cli_fail("create snapshot '%s'", argv[i]);
+		size_t k = strcspn(argv[i], "/@");
+		if (strncmp(argv[i], argv[optind], k) || argv[optind][k] != argv[i][k]) {
+			fprintf(stderr, "cannot create snapshots : snapshots in different pools are not supported yet\n");
+			return 1;
+		}
+	}
+	cli_pool_t cp;
+	if (cli_open_for(argv[optind], &cp) < 0)
+		return cli_fail("open '%.*s'", (int)strcspn(argv[optind], "@"), argv[optind]);
+	char **names = NULL;
+	int n = 0, rc = 0;
+	for (int i = optind; i < argc && rc == 0; i++) {
+		char dsn[DS_NAME_MAX];
+		snprintf(dsn, sizeof(dsn), "%.*s", (int)strcspn(argv[i], "@"), argv[i]);
+		dsl_ds_t *ds = dsl_lookup(cp.dsl, dsn);
+		if (!ds) {
+			fprintf(stderr, "cannot open '%s': dataset does not exist\nusage:\n\tsnapshot [-r] "
+					"<filesystem|volume>@<snap> ...\n", dsn);
+			rc = 2;
+			break;
+		}
+		if (recurse)
+			add_recursive(cp.dsl, ds, strchr(argv[i], '@') + 1, &names, &n);
+		else {
+			names = realloc(names, (size_t)(n + 1) * sizeof(char *));
+			names[n++] = strdup(argv[i]);
+		}
+	}
+	int ret = rc;
+	if (rc == 0 && dsl_snapshot(cp.dsl, names, n) < 0) {
+		if (n == 1)
+			ret = cli_fail("create snapshot '%s'", names[0]);
+		else
+			ret = cli_fail("create snapshots");
+	}
+	for (int i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	cli_close(&cp, 0);
+	return ret;
+}
+
+static int do_rollback(int argc, char **argv)
+{
+	int c, recurse = 0;
+	optind = 1;
+	while ((c = getopt(argc, argv, "rRf")) != -1) {
+		if (c == 'r' || c == 'R')
+			recurse = 1;
+		else if (c != 'f')
+			return usage_err(NULL);
+	}
+	if (argc - optind != 1)
+		return usage_err(argc - optind < 1 ? "missing dataset argument" : "too many arguments");
+	const char *name = argv[optind];
+	if (!strchr(name, '@')) {
+		fprintf(stderr, "'%s' is not a snapshot\n", name);
+		return usage_err(NULL);
+	}
+	cli_pool_t cp;
+	if (cli_open_for(name, &cp) < 0)
+		return cli_fail("open '%s'", name);
+	dsl_ds_t *s = dsl_lookup(cp.dsl, name);
+	if (!s) {
+		cli_close(&cp, 0);
+		return cli_fail("open '%s'", name);
+	}
+	dsl_ds_t *h = dsl_by_id(cp.dsl, s->parent), **snaps;
+	size_t n = dsl_snapshots(cp.dsl, h, &snaps), k;
+	for (k = 0; k < n && snaps[k] != s; k++)
+		;
+	int rc = 0;
+	if (k + 1 < n && !recurse) {
+		fprintf(stderr, "cannot rollback to '%s': more recent snapshots or bookmarks exist\n"
+				"use '-r' to force deletion of the following snapshots and bookmarks:\n", name);
+		for (size_t i = k + 1; i < n; i++) {
+			char fn[DS_NAME_MAX];
+			dsl_fullname(cp.dsl, snaps[i], fn, sizeof(fn));
+			fprintf(stderr, "%s\n", fn);
+		}
+		free(snaps);
+		cli_close(&cp, 0);
+		return 1;
+	}
+	for (size_t i = n; rc == 0 && i-- > k + 1;)
+		rc = dsl_destroy(cp.dsl, snaps[i]);
+	free(snaps);
+	if (rc == 0)
+		rc = dsl_rollback(cp.dsl, s);
+	if (rc < 0) {
+		cli_close(&cp, 0);
+		return cli_fail("rollback to '%s'", name);
+	}
+	if (cli_close(&cp, 1) < 0)
+		return cli_fail("rollback to '%s'", name);
+	return 0;
+}
+
+static int do_clone(int argc, char **argv)
+{
+	int c;
+	char *props[64];
+	int np = 0;
+	optind = 1;
+	while ((c = getopt(argc, argv, "po:")) != -1) {
+		if (c == 'o' && np < 64)
+			props[np++] = optarg;
+		else if (c != 'p')
+			return usage_err(NULL);
+	}
+	if (argc - optind != 2)
+		return usage_err(argc - optind < 2 ? "missing source dataset or target dataset argument" : "too many arguments");
+	const char *src = argv[optind], *dst = argv[optind + 1];
+	if (strcspn(src, "/@") != strcspn(dst, "/@") || strncmp(src, dst, strcspn(src, "/@"))) {
+		fprintf(stderr, "cannot create '%s': source and target pools differ\n", dst);
+		return 1;
+	}
+	cli_pool_t cp;
+	if (cli_open_for(src, &cp) < 0)
+		return cli_fail("open '%s'", src);
+	dsl_ds_t *s = dsl_lookup(cp.dsl, src);
+	int rc = s ? (s->type == DS_SNAPSHOT ? dsl_clone(cp.dsl, s, dst, props, np) : terr(EINVAL, "not a snapshot")) : -ENOENT;
+	if (rc < 0) {
+		cli_close(&cp, 0);
+		return s ? cli_fail("create '%s'", dst) : cli_fail("open '%s'", src);
+	}
+	if (cli_close(&cp, 1) < 0)
+		return cli_fail("create '%s'", dst);
+	return 0;
+}
+
+/* ---- destroy ---- */
+
+static void list_dependents(dsl_t *d, dsl_ds_t *ds, FILE *f)
+{
+	dsl_ds_t **v;
+	size_t n = dsl_children(d, ds, &v);
+	for (size_t i = 0; i < n; i++) {
+		char fn[DS_NAME_MAX];
+		dsl_fullname(d, v[i], fn, sizeof(fn));
+		fprintf(f, "%s\n", fn);
+		list_dependents(d, v[i], f);
+	}
+	free(v);
+	n = dsl_snapshots(d, ds, &v);
+	for (size_t i = 0; i < n; i++) {
+		char fn[DS_NAME_MAX];
+		dsl_fullname(d, v[i], fn, sizeof(fn));
+		fprintf(f, "%s\n", fn);
+	}
+	free(v);
+}
+
+static int destroy_tree(dsl_t *d, dsl_ds_t *ds)
+{
+	dsl_ds_t **v;
+	size_t n = dsl_children(d, ds, &v);
+	for (size_t i = 0; i < n; i++)
+		TRY(destroy_tree(d, v[i]));
+	free(v);
+	n = dsl_snapshots(d, ds, &v);
+	int rc = 0;
+	for (size_t i = n; rc == 0 && i-- > 0;)
+		rc = dsl_destroy(d, v[i]);
+	free(v);
+	TRY(rc);
+	return dsl_destroy(d, ds);
+}
+
+static int clone_message(dsl_t *d, dsl_ds_t *snap, const char *fn)
+{
+	fprintf(stderr, "cannot destroy '%s': snapshot has dependent clones\n"
+			"use '-R' to destroy the following datasets:\n", fn);
+	for (size_t i = 0; i < d->nds; i++)
+		if (d->ds[i]->origin == snap->id) {
+			char cn[DS_NAME_MAX];
+			dsl_fullname(d, d->ds[i], cn, sizeof(cn));
+			fprintf(stderr, "%s\n", cn);
+		}
+	return 1;
+}
+
+/* Destroy ds@spec where spec is "a", "a%b" or "a,b%c,...". */
+static int destroy_snaps(dsl_t *d, dsl_ds_t *head, const char *spec, const char *dsname, int *any)
+{
+	dsl_ds_t **snaps;
+	size_t n = dsl_snapshots(d, head, &snaps);
+	char *copy = strdup(spec), *save = NULL;
+	int ret = 0;
+	for (char *tk = strtok_r(copy, ",", &save); tk && ret == 0; tk = strtok_r(NULL, ",", &save)) {
+		char *pct = strchr(tk, '%');
+		size_t lo = 0, hi = 0;
+		int found_lo = 0, found_hi = 0;
+		if (pct) {
+			*pct = 0;
+			const char *a = tk, *b = pct + 1;
+			if (!*a)
+				found_lo = 1, lo = 0;
+			if (!*b)
+				found_hi = 1, hi = n ? n - 1 : 0;
+			for (size_t i = 0; i < n; i++) {
+				if (*a && !strcmp(snaps[i]->name, a))
+					lo = i, found_lo = 1;
+				if (*b && !strcmp(snaps[i]->name, b))
+					hi = i, found_hi = 1;
+			}
+			if (!found_lo || !found_hi || n == 0) {
+				fprintf(stderr, "cannot destroy '%s@%s%%%s': snapshot does not exist\n", dsname, a, b);
+				ret = 1;
+				break;
+			}
+		} else {
+			for (size_t i = 0; i < n; i++)
+				if (!strcmp(snaps[i]->name, tk))
+					lo = hi = i, found_lo = 1;
+			if (!found_lo) {
+				/* zfs quietly skips missing snapshots in a list, but reports a lone one */
+				if (!strchr(spec, ',')) {
+					fprintf(stderr, "could not find any snapshots to destroy; check snapshot names.\n");
+					ret = 1;
+				}
+				continue;
+			}
+		}
+		for (size_t i = lo; i <= hi && ret == 0; i++) {
+			if (!snaps[i])
+				continue;
+			char fn[DS_NAME_MAX];
+			dsl_fullname(d, snaps[i], fn, sizeof(fn));
+			if (dsl_destroy(d, snaps[i]) < 0) {
+				ret = terr_code() == EBUSY ? clone_message(d, snaps[i], fn) : cli_fail("destroy '%s'", fn);
+				break;
+			}
+			snaps[i] = NULL;
+			*any = 1;
+		}
+	}
+	free(copy);
+	free(snaps);
+	return ret;
+}
+
+static int destroy_snaps_rec(dsl_t *d, dsl_ds_t *ds, const char *spec, int *any)
+{
+	char fn[DS_NAME_MAX];
+	dsl_fullname(d, ds, fn, sizeof(fn));
+	dsl_ds_t **snaps;
+	size_t n = dsl_snapshots(d, ds, &snaps);
+	int has = 0;
+	for (size_t i = 0; i < n; i++)
+		has |= !strcmp(snaps[i]->name, spec);
+	free(snaps);
+	if (has || strpbrk(spec, "%,"))
+		TRY(destroy_snaps(d, ds, spec, fn, any) ? -1 : 0);
+	dsl_ds_t **v;
+	n = dsl_children(d, ds, &v);
+	int rc = 0;
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = destroy_snaps_rec(d, v[i], spec, any);
+	free(v);
+	return rc;
+}
+
+static int do_destroy(int argc, char **argv)
+{
+	int c, recurse = 0;
+	optind = 1;
+	while ((c = getopt(argc, argv, "rRfnpv")) != -1) {
+		if (c == 'r')
+			recurse = 1;
+		else if (c == 'R')
+			return usage_err("-R: not supported yet");
+		else if (c == 'n' || c == 'p' || c == 'v')
+			return usage_err("-n/-p/-v: not supported yet");
+		else if (c != 'f')
+			return usage_err(NULL);
+	}
+	if (argc - optind != 1)
+		return usage_err(argc - optind < 1 ? "missing dataset argument" : "too many arguments");
+	const char *name = argv[optind];
+	cli_pool_t cp;
+	if (cli_open_for(name, &cp) < 0)
+		return cli_fail("open '%s'", name);
+	dsl_t *d = cp.dsl;
+	const char *at = strchr(name, '@');
+	int ret = 0;
+	if (at) {
+		char dsn[DS_NAME_MAX];
+		snprintf(dsn, sizeof(dsn), "%.*s", (int)(at - name), name);
+		dsl_ds_t *head = dsl_lookup(d, dsn);
+		int any = 0;
+		if (!head) {
+			fprintf(stderr, "cannot open '%s': dataset does not exist\n", dsn);
+			ret = 1;
+		} else if (recurse) {
+			ret = destroy_snaps_rec(d, head, at + 1, &any) < 0 ? 1 : 0;
+			if (!any && ret == 0) {
+				fprintf(stderr, "could not find any snapshots to destroy; check snapshot names.\n");
+				ret = 1;
+			}
+		} else {
+			ret = destroy_snaps(d, head, at + 1, dsn, &any);
+		}
+	} else {
+		dsl_ds_t *ds = dsl_lookup(d, name);
+		if (!ds) {
+			ret = cli_fail("open '%s'", name);
+		} else if (ds->parent == 0) {
+			fprintf(stderr, "cannot destroy '%s': operation does not apply to pools\n"
+					"use 'zfs destroy -r %s' to destroy all datasets in the pool\n"
+					"use 'zpool destroy %s' to destroy the pool itself\n", name, name, name);
+			ret = 1;
+		} else if (!recurse) {
+			dsl_ds_t **v;
+			size_t nc = dsl_children(d, ds, &v);
+			free(v);
+			size_t ns = dsl_snapshots(d, ds, &v);
+			free(v);
+			if (nc + ns) {
+				fprintf(stderr, "cannot destroy '%s': %s has children\n"
+						"use '-r' to destroy the following datasets:\n",
+					name, ds->type == DS_VOLUME ? "volume" : "filesystem");
+				list_dependents(d, ds, stderr);
+				ret = 1;
+			} else if (dsl_destroy(d, ds) < 0) {
+				ret = cli_fail("destroy '%s'", name);
+			}
+		} else {
+			/* clones of snapshots in the tree that live outside it block the destroy */
+			for (size_t i = 0; i < d->nds && ret == 0; i++) {
+				dsl_ds_t *o = d->ds[i]->origin ? dsl_by_id(d, d->ds[i]->origin) : NULL;
+				if (!o)
+					continue;
+				char on[DS_NAME_MAX], cn[DS_NAME_MAX];
+				dsl_fullname(d, o, on, sizeof(on));
+				dsl_fullname(d, d->ds[i], cn, sizeof(cn));
+				size_t ln = strlen(name);
+				int o_in = !strncmp(on, name, ln) && (on[ln] == '/' || on[ln] == '@');
+				int c_in = !strncmp(cn, name, ln) && (cn[ln] == '/' || cn[ln] == 0);
+				if (o_in && !c_in)
+					ret = clone_message(d, o, on);
+			}
+			if (ret == 0 && destroy_tree(d, ds) < 0)
+				ret = cli_fail("destroy '%s'", name);
+		}
+	}
+	if (ret) {
+		cli_close(&cp, 0);
+		return ret;
+	}
+	if (cli_close(&cp, 1) < 0)
+		return cli_fail("destroy '%s'", name);
+	return 0;
+}
+
+int cmd_zfs(int argc, char **argv)
+{
+	if (argc < 2) {
+		fprintf(stderr, "missing command\n");
+		return usage_err(NULL);
+	}
+	const char *cmd = argv[1];
+	argc--;
+	argv++;
+	if (!strcmp(cmd, "-?") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
+		usage(stdout);
+		return 0;
+	}
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "-?") || !strcmp(argv[i], "--help")) {
+			usage(stdout);
+			return 0;
+		}
+	if (!strcmp(cmd, "create"))
+		return do_create(argc, argv);
+	if (!strcmp(cmd, "destroy"))
+		return do_destroy(argc, argv);
+	if (!strcmp(cmd, "snapshot") || !strcmp(cmd, "snap"))
+		return do_snapshot(argc, argv);
+	if (!strcmp(cmd, "rollback"))
+		return do_rollback(argc, argv);
+	if (!strcmp(cmd, "clone"))
+		return do_clone(argc, argv);
+	if (!strcmp(cmd, "list") || !strcmp(cmd, "ls"))
+		return do_list(argc, argv);
+	if (!strcmp(cmd, "get"))
+		return do_get(argc, argv);
+	if (!strcmp(cmd, "set"))
+		return do_set(argc, argv);
+	if (!strcmp(cmd, "inherit"))
+		return do_inherit(argc, argv);
+	static const char *later[] = { "promote", "rename", "send", "receive", "recv", "bookmark", "hold",
+				       "release", "holds", "diff", "upgrade", "mount", "unmount", "share", NULL };
+	for (int i = 0; later[i]; i++)
+		if (!strcmp(cmd, later[i])) {
+			fprintf(stderr, "zfs %s: not supported yet\n", cmd);
+			return 1;
+		}
+	fprintf(stderr, "unrecognized command '%s'\n", cmd);
+	return usage_err(NULL);
+}

@@ -1,0 +1,187 @@
+/* cli/zfsprops.c — how each dataset property prints in zfs list / zfs get. */
+#include "cli/zfsprops.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/nicenum.h"
+#include "util/timefmt.h"
+
+static const struct {
+	const char *name, *alias, *header;
+	int numeric;
+} props[] = {
+	{ "name", NULL, "NAME", 0 },
+	{ "type", NULL, "TYPE", 0 },
+	{ "creation", NULL, "CREATION", 0 },
+	{ "used", NULL, "USED", 1 },
+	{ "available", "avail", "AVAIL", 1 },
+	{ "referenced", "refer", "REFER", 1 },
+	{ "volsize", NULL, "VOLSIZE", 1 },
+	{ "volblocksize", "volblock", "VOLBLOCK", 1 },
+	{ "checksum", NULL, "CHECKSUM", 0 },
+	{ "compression", "compress", "COMPRESS", 0 },
+	{ "readonly", "rdonly", "RDONLY", 0 },
+	{ "refreservation", "refreserv", "REFRESERV", 1 },
+	{ "guid", NULL, "GUID", 0 },
+	{ "usedbysnapshots", "usedsnap", "USEDSNAP", 1 },
+	{ "usedbydataset", "usedds", "USEDDS", 1 },
+	{ "usedbychildren", "usedchild", "USEDCHILD", 1 },
+	{ "usedbyrefreservation", "usedrefreserv", "USEDREFRESERV", 1 },
+	{ "createtxg", NULL, "CREATETXG", 0 },
+	{ "origin", NULL, "ORIGIN", 0 },
+	{ "written", NULL, "WRITTEN", 1 },
+	{ "mountpoint", NULL, "MOUNTPOINT", 0 },
+};
+#define NPROPS (sizeof(props) / sizeof(props[0]))
+
+/* `zfs get all` order */
+const char *const zprop_all[] = { "type", "creation", "used", "available", "referenced", "volsize",
+				  "volblocksize", "checksum", "compression", "readonly", "createtxg",
+				  "refreservation", "guid", "usedbysnapshots", "usedbydataset",
+				  "usedbychildren", "usedbyrefreservation", "written", "origin", NULL };
+
+const char *zprop_canon(const char *name)
+{
+	for (size_t i = 0; i < NPROPS; i++)
+		if (!strcmp(props[i].name, name) || (props[i].alias && !strcmp(props[i].alias, name)))
+			return props[i].name;
+	if (strchr(name, ':'))
+		return name;
+	return NULL;
+}
+
+const char *zprop_header(const char *canon, char *buf, size_t len)
+{
+	for (size_t i = 0; i < NPROPS; i++)
+		if (!strcmp(props[i].name, canon))
+			return props[i].header;
+	snprintf(buf, len, "%s", canon);
+	for (char *c = buf; *c; c++)
+		if (*c >= 'a' && *c <= 'z')
+			*c = (char)(*c - 'a' + 'A');
+	return buf;
+}
+
+int zprop_numeric(const char *canon)
+{
+	for (size_t i = 0; i < NPROPS; i++)
+		if (!strcmp(props[i].name, canon))
+			return props[i].numeric;
+	return 0;
+}
+
+static const char *type_name(int t)
+{
+	return t == DS_VOLUME ? "volume" : t == DS_SNAPSHOT ? "snapshot" : "filesystem";
+}
+
+static void size_str(uint64_t v, int parsable, char *out, size_t len)
+{
+	if (parsable)
+		snprintf(out, len, "%llu", (unsigned long long)v);
+	else
+		nicebytes(v, out, len);
+}
+
+int zprop_value(dsl_t *d, dsl_ds_t *ds, const char *prop, int parsable, char *out, size_t len, char *src,
+		size_t srclen)
+{
+	dsl_space_t s;
+	int snap = ds->type == DS_SNAPSHOT, vol = ds->type == DS_VOLUME ||
+						 (snap && dsl_by_id(d, ds->parent)->type == DS_VOLUME);
+	snprintf(src, srclen, "-");
+	dsl_space(d, ds, &s);
+	if (!strcmp(prop, "name")) {
+		dsl_fullname(d, ds, out, len);
+	} else if (!strcmp(prop, "type")) {
+		snprintf(out, len, "%s", type_name(ds->type));
+	} else if (!strcmp(prop, "creation")) {
+		if (parsable)
+			snprintf(out, len, "%llu", (unsigned long long)ds->creation);
+		else
+			fmt_creation((int64_t)ds->creation, out, len);
+	} else if (!strcmp(prop, "used")) {
+		size_str(s.used, parsable, out, len);
+	} else if (!strcmp(prop, "available")) {
+		if (snap)
+			snprintf(out, len, "-");
+		else
+			size_str(s.avail, parsable, out, len);
+	} else if (!strcmp(prop, "referenced")) {
+		size_str(s.referenced, parsable, out, len);
+	} else if (!strcmp(prop, "usedbysnapshots") || !strcmp(prop, "usedbydataset") ||
+		   !strcmp(prop, "usedbychildren") || !strcmp(prop, "usedbyrefreservation")) {
+		uint64_t v = !strcmp(prop, "usedbysnapshots") ? s.usedsnap
+			     : !strcmp(prop, "usedbydataset") ? s.usedds
+			     : !strcmp(prop, "usedbychildren") ? s.usedchild
+							       : s.usedrefreserv;
+		if (snap)
+			snprintf(out, len, "-");
+		else
+			size_str(v, parsable, out, len);
+	} else if (!strcmp(prop, "volsize") || !strcmp(prop, "volblocksize")) {
+		if (!vol)
+			return -1;
+		size_str(!strcmp(prop, "volsize") ? ds->volsize : ds->volblocksize, parsable, out, len);
+		snprintf(src, srclen, !strcmp(prop, "volsize") && !snap ? "local" : "default");
+		if (!strcmp(prop, "volblocksize"))
+			snprintf(src, srclen, "-");
+	} else if (!strcmp(prop, "guid")) {
+		snprintf(out, len, "%llu", (unsigned long long)ds->guid);
+	} else if (!strcmp(prop, "createtxg")) {
+		snprintf(out, len, "%llu", (unsigned long long)ds->createtxg);
+	} else if (!strcmp(prop, "origin")) {
+		dsl_ds_t *o = ds->origin ? dsl_by_id(d, ds->origin) : NULL;
+		if (snap)
+			return -1;
+		if (o)
+			dsl_fullname(d, o, out, len);
+		else
+			snprintf(out, len, "-");
+	} else if (!strcmp(prop, "written")) {
+		if (snap)
+			return -1;
+		size_str(s.written, parsable, out, len);
+	} else if (!strcmp(prop, "mountpoint")) {
+		if (vol || snap)
+			return -1;
+		snprintf(out, len, "none");
+		snprintf(src, srclen, "default");
+	} else if (!strcmp(prop, "refreservation")) {
+		if (snap)
+			return -1;
+		const dsl_prop_t *p = dsl_prop_find(ds, "refreservation");
+		if (!p || !strcmp(p->value, "none"))
+			snprintf(out, len, parsable ? "0" : "none");
+		else
+			size_str(strtoull(p->value, NULL, 10), parsable, out, len);
+		snprintf(src, srclen, p ? (p->source == PROP_LOCAL ? "local" : "received") : "default");
+	} else {
+		/* inheritable or user properties */
+		const dsl_ds_t *from;
+		uint8_t source;
+		const char *v = dsl_prop_get(d, ds, prop, &from, &source);
+		int user = strchr(prop, ':') != NULL;
+		if (!v && user) {
+			snprintf(out, len, "-");
+			snprintf(src, srclen, "-");
+			return 0;
+		}
+		if (!v) {
+			v = !strcmp(prop, "compression") ? "on" : !strcmp(prop, "checksum") ? "on" : "off";
+			snprintf(src, srclen, "default");
+		} else if (from == ds) {
+			snprintf(src, srclen, "%s", source == PROP_LOCAL ? "local" : "received");
+		} else {
+			char fn[DS_NAME_MAX];
+			dsl_fullname(d, from, fn, sizeof(fn));
+			snprintf(src, srclen, "inherited from %s", fn);
+		}
+		if (snap && !user && strcmp(prop, "compression") && strcmp(prop, "checksum") && strcmp(prop, "readonly"))
+			return -1;
+		snprintf(out, len, "%s", v);
+	}
+	return 0;
+}

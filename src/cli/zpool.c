@@ -1,0 +1,813 @@
+/* cli/zpool.c — the zpool personality: create, list, status, export, import, destroy, scrub,
+ * get, set. */
+#include <dirent.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "cli/cli.h"
+#include "pool/known.h"
+#include "util/err.h"
+#include "util/names.h"
+#include "util/nicenum.h"
+#include "util/timefmt.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: zpool command args ...\n"
+		   "where 'command' is one of the following:\n\n"
+		   "\tcreate [-f] <pool> <file|device> ...\n"
+		   "\tdestroy [-f] <pool>\n\n"
+		   "\timport [-d dir]... [-D]\n"
+		   "\timport [-d dir]... [-f] [-D] <pool | id>\n"
+		   "\texport [-f] <pool> ...\n\n"
+		   "\tlist [-Hp] [-o property[,...]] [pool] ...\n"
+		   "\tstatus [-v] [pool] ...\n\n"
+		   "\tscrub <pool> ...\n\n"
+		   "\tget [-Hp] [-o \"all\" | field[,...]] <\"all\" | property[,...]> <pool> ...\n"
+		   "\tset <property=value> <pool>\n\n"
+		   "Devices are files or block devices of at least 64M. A pool stripes data over them.\n"
+		   "Pools this host has imported are remembered in $TARN_HOME/pools.cache\n"
+		   "(default /var/lib/tarn); `zpool export` forgets one, `zpool import -d DIR` finds\n"
+		   "pools on the files and devices in DIR.\n");
+}
+
+static int usage_err(const char *fmt, const char *arg)
+{
+	if (fmt)
+		fprintf(stderr, fmt, arg);
+	usage(stderr);
+	return 2;
+}
+
+static const char *health(const pool_t *p) { (void)p; return "ONLINE"; }
+
+/* ---- create ---- */
+
+static int do_create(int argc, char **argv)
+{
+	int c, force = 0;
+	optind = 1;
+	while ((c = getopt(argc, argv, "f")) != -1) {
+		if (c == 'f')
+			force = 1;
+		else
+			return usage_err(NULL, NULL);
+	}
+	if (argc - optind < 1)
+		return usage_err("missing pool name argument\n", NULL);
+	if (argc - optind < 2)
+		return usage_err("missing vdev specification\n", NULL);
+	const char *name = argv[optind];
+	if (name_check(name, NAME_POOL) < 0)
+		return cli_fail("create '%s'", name);
+	known_pool_t *k;
+	int n;
+	if (known_load(&k, &n) < 0)
+		return cli_fail("create '%s'", name);
+	for (int i = 0; i < n; i++)
+		if (!strcmp(k[i].name, name)) {
+			known_free(k, n);
+			terr(EEXIST, "pool already exists");
+			return cli_fail("create '%s'", name);
+		}
+	known_free(k, n);
+	pool_t *p;
+	dsl_t *d;
+	if (pool_create(name, argc - optind - 1, argv + optind + 1, force, &p) < 0)
+		return cli_fail("create '%s'", name);
+	int rc = dsl_open(p, &d);
+	if (rc == 0) {
+		rc = dsl_commit(d);
+		dsl_close(d);
+	}
+	if (rc == 0)
+		rc = known_add(p);
+	pool_close(p);
+	if (rc < 0)
+		return cli_fail("create '%s'", name);
+	return 0;
+}
+
+/* ---- list / get ---- */
+
+static const char *const pool_props[] = { "name", "size", "allocated", "free", "checkpoint", "expandsize",
+					  "fragmentation", "capacity", "dedupratio", "health", "altroot",
+					  "guid", "version", "readonly", "comment", NULL };
+
+static int pool_prop_known(const char *n)
+{
+	for (int i = 0; pool_props[i]; i++)
+		if (!strcmp(pool_props[i], n))
+			return 1;
+	return !strncmp(n, "feature@", 8);
+}
+
+static const char *prop_alias(const char *n)
+{
+	if (!strcmp(n, "alloc"))
+		return "allocated";
+	if (!strcmp(n, "cap"))
+		return "capacity";
+	if (!strcmp(n, "frag"))
+		return "fragmentation";
+	if (!strcmp(n, "dedup"))
+		return "dedupratio";
+	if (!strcmp(n, "ckpoint"))
+		return "checkpoint";
+	return n;
+}
+
+static void pool_prop_value(cli_pool_t *cp, const char *prop, int parsable, char *out, size_t len, const char **src)
+{
+	pool_t *p = cp->pool;
+	uint64_t size = pool_size(p), alloc = pool_allocated(p);
+	*src = "-";
+	if (!strcmp(prop, "name"))
+		snprintf(out, len, "%s", p->name);
+	else if (!strcmp(prop, "size") || !strcmp(prop, "allocated") || !strcmp(prop, "free")) {
+		uint64_t v = !strcmp(prop, "size") ? size : !strcmp(prop, "free") ? size - alloc : alloc;
+		if (parsable)
+			snprintf(out, len, "%llu", (unsigned long long)v);
+		else
+			nicenum(v, out, len);
+	} else if (!strcmp(prop, "checkpoint") || !strcmp(prop, "expandsize")) {
+		snprintf(out, len, parsable ? "0" : "-");
+	} else if (!strcmp(prop, "fragmentation")) {
+		snprintf(out, len, parsable ? "0" : "0%%");
+	} else if (!strcmp(prop, "capacity")) {
+		unsigned cap = size ? (unsigned)(alloc * 100 / size) : 0;
+		snprintf(out, len, parsable ? "%u" : "%u%%", cap);
+	} else if (!strcmp(prop, "dedupratio")) {
+		snprintf(out, len, parsable ? "1.00" : "1.00x");
+	} else if (!strcmp(prop, "health")) {
+		snprintf(out, len, "%s", health(p));
+	} else if (!strcmp(prop, "altroot")) {
+		snprintf(out, len, "-");
+		*src = "default";
+	} else if (!strcmp(prop, "guid")) {
+		snprintf(out, len, "%llu", (unsigned long long)p->guid);
+	} else if (!strcmp(prop, "version")) {
+		snprintf(out, len, "-");
+		*src = "default";
+	} else if (!strcmp(prop, "readonly")) {
+		snprintf(out, len, "off");
+	} else if (!strcmp(prop, "comment")) {
+		const char *v = dsl_pprop_get(cp->dsl, "comment");
+		snprintf(out, len, "%s", v ? v : "-");
+		*src = v ? "local" : "default";
+	} else if (!strncmp(prop, "feature@", 8)) {
+		/* the feature flags tools probe, mapped to what tarn does */
+		const char *f = prop + 8;
+		if (!strcmp(f, "extensible_dataset") || !strcmp(f, "bookmarks") || !strcmp(f, "lz4_compress") ||
+		    !strcmp(f, "zstd_compress") || !strcmp(f, "hole_birth"))
+			snprintf(out, len, "active");
+		else
+			snprintf(out, len, "disabled");
+		*src = "local";
+	} else {
+		snprintf(out, len, "-");
+	}
+}
+
+static int split_list(char *s, char **out, int max)
+{
+	int n = 0;
+	for (char *save = NULL, *t = strtok_r(s, ",", &save); t && n < max; t = strtok_r(NULL, ",", &save))
+		out[n++] = t;
+	return n;
+}
+
+static int open_named_or_all(int argc, char **argv, char ***names, int *n)
+{
+	if (argc > 0) {
+		*names = calloc((size_t)argc + 1, sizeof(char *));
+		for (int i = 0; i < argc; i++)
+			(*names)[i] = strdup(argv[i]);
+		*n = argc;
+		return 0;
+	}
+	return cli_known_names(names, n);
+}
+
+static void free_names(char **names, int n)
+{
+	for (int i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+static int do_list(int argc, char **argv)
+{
+	int c, scripted = 0, parsable = 0;
+	char *cols[64], *ocopy = NULL;
+	int ncols = 0;
+	optind = 1;
+	while ((c = getopt(argc, argv, "Hpo:")) != -1) {
+		switch (c) {
+		case 'H': scripted = 1; break;
+		case 'p': parsable = 1; break;
+		case 'o':
+			free(ocopy);
+			ocopy = strdup(optarg);
+			ncols = split_list(ocopy, cols, 64);
+			break;
+		default: return usage_err(NULL, NULL);
+		}
+	}
+	if (!ncols) {
+		static const char *def[] = { "name", "size", "allocated", "free", "checkpoint", "expandsize",
+					     "fragmentation", "capacity", "dedupratio", "health", "altroot" };
+		ncols = 11;
+		for (int i = 0; i < ncols; i++)
+			cols[i] = (char *)def[i];
+	}
+	const char *hdr[64];
+	int right[64];
+	for (int i = 0; i < ncols; i++) {
+		cols[i] = (char *)prop_alias(cols[i]);
+		if (!pool_prop_known(cols[i])) {
+			fprintf(stderr, "property '%s' is not a valid pool property\n", cols[i]);
+			free(ocopy);
+			return 2;
+		}
+		static const struct { const char *p, *h; } hn[] = {
+			{ "name", "NAME" }, { "size", "SIZE" }, { "allocated", "ALLOC" }, { "free", "FREE" },
+			{ "checkpoint", "CKPOINT" }, { "expandsize", "EXPANDSZ" }, { "fragmentation", "FRAG" },
+			{ "capacity", "CAP" }, { "dedupratio", "DEDUP" }, { "health", "HEALTH" }, { "altroot", "ALTROOT" },
+			{ "guid", "GUID" }, { "version", "VERSION" }, { "readonly", "RO" }, { "comment", "COMMENT" } };
+		hdr[i] = cols[i];
+		for (size_t k = 0; k < sizeof(hn) / sizeof(hn[0]); k++)
+			if (!strcmp(hn[k].p, cols[i]))
+				hdr[i] = hn[k].h;
+		right[i] = strcmp(cols[i], "name") && strcmp(cols[i], "health") && strcmp(cols[i], "altroot") &&
+			   strcmp(cols[i], "comment");
+	}
+	table_t t;
+	table_init(&t, ncols, hdr, right);
+	char **names;
+	int n, ret = 0;
+	if (open_named_or_all(argc - optind, argv + optind, &names, &n) < 0) {
+		table_free(&t);
+		free(ocopy);
+		return cli_fail("list pools");
+	}
+	for (int i = 0; i < n; i++) {
+		cli_pool_t cp;
+		if (cli_open(names[i], &cp) < 0) {
+			fprintf(stderr, "cannot open '%s': %s\n", names[i], terr_msg());
+			ret = 1;
+			continue;
+		}
+		char vals[64][256];
+		const char *cells[64];
+		for (int k = 0; k < ncols; k++) {
+			const char *src;
+			pool_prop_value(&cp, cols[k], parsable, vals[k], sizeof(vals[k]), &src);
+			cells[k] = vals[k];
+		}
+		table_add(&t, cells);
+		cli_close(&cp, 0);
+	}
+	if (n == 0 && argc - optind == 0 && !scripted)
+		printf("no pools available\n");
+	else
+		table_print(&t, stdout, scripted, 1);
+	table_free(&t);
+	free_names(names, n);
+	free(ocopy);
+	return ret;
+}
+
+static int do_get(int argc, char **argv)
+{
+	int c, scripted = 0, parsable = 0;
+	optind = 1;
+	char *fields = NULL;
+	while ((c = getopt(argc, argv, "Hpo:")) != -1) {
+		switch (c) {
+		case 'H': scripted = 1; break;
+		case 'p': parsable = 1; break;
+		case 'o': fields = optarg; break;
+		default: return usage_err(NULL, NULL);
+		}
+	}
+	if (argc - optind < 1)
+		return usage_err("missing property argument\n", NULL);
+	char *plist = strdup(argv[optind++]);
+	char *props[64];
+	int np = 0;
+	if (!strcmp(plist, "all")) {
+		for (int i = 0; pool_props[i]; i++)
+			props[np++] = (char *)pool_props[i];
+	} else {
+		np = split_list(plist, props, 64);
+		for (int i = 0; i < np; i++) {
+			props[i] = (char *)prop_alias(props[i]);
+			if (!pool_prop_known(props[i])) {
+				fprintf(stderr, "bad property list: invalid property '%s'\n", props[i]);
+				free(plist);
+				return 2;
+			}
+		}
+	}
+	/* output fields */
+	const char *fall[] = { "name", "property", "value", "source" };
+	char *fl[4];
+	int nf = 0;
+	char *fcopy = fields ? strdup(fields) : NULL;
+	if (fcopy && strcmp(fcopy, "all")) {
+		nf = split_list(fcopy, fl, 4);
+		for (int i = 0; i < nf; i++) {
+			int okf = 0;
+			for (int k = 0; k < 4; k++)
+				okf |= !strcmp(fl[i], fall[k]);
+			if (!okf) {
+				fprintf(stderr, "invalid field '%s'\n", fl[i]);
+				free(plist);
+				free(fcopy);
+				return 2;
+			}
+		}
+	} else {
+		for (nf = 0; nf < 4; nf++)
+			fl[nf] = (char *)fall[nf];
+	}
+	const char *hdr[4];
+	for (int i = 0; i < nf; i++)
+		hdr[i] = !strcmp(fl[i], "name") ? "NAME" : !strcmp(fl[i], "property") ? "PROPERTY"
+						     : !strcmp(fl[i], "value")  ? "VALUE"
+										: "SOURCE";
+	table_t t;
+	table_init(&t, nf, hdr, NULL);
+	char **names;
+	int n, ret = 0;
+	if (open_named_or_all(argc - optind, argv + optind, &names, &n) < 0) {
+		free(plist);
+		free(fcopy);
+		table_free(&t);
+		return cli_fail("get");
+	}
+	for (int i = 0; i < n; i++) {
+		cli_pool_t cp;
+		if (cli_open(names[i], &cp) < 0) {
+			fprintf(stderr, "cannot open '%s': %s\n", names[i], terr_msg());
+			ret = 1;
+			continue;
+		}
+		for (int k = 0; k < np; k++) {
+			char val[256];
+			const char *src, *cells[4];
+			pool_prop_value(&cp, props[k], parsable, val, sizeof(val), &src);
+			for (int f = 0; f < nf; f++)
+				cells[f] = !strcmp(fl[f], "name") ? names[i] : !strcmp(fl[f], "property") ? props[k]
+									   : !strcmp(fl[f], "value")  ? val
+												      : src;
+			table_add(&t, cells);
+		}
+		cli_close(&cp, 0);
+	}
+	table_print(&t, stdout, scripted, 1);
+	table_free(&t);
+	free_names(names, n);
+	free(plist);
+	free(fcopy);
+	return ret;
+}
+
+static int do_set(int argc, char **argv)
+{
+	if (argc != 3)
+		return usage_err(argc < 3 ? "missing property=value or pool name argument\n" : "too many arguments\n",
+				 NULL);
+	char *eq = strchr(argv[1], '=');
+	if (!eq)
+		return usage_err("missing value in property=value argument\n", NULL);
+	*eq = 0;
+	const char *prop = argv[1], *val = eq + 1;
+	cli_pool_t cp;
+	if (strcmp(prop, "comment")) {
+		if (!pool_prop_known(prop))
+			terr(EINVAL, "invalid property '%s'", prop);
+		else
+			terr(EINVAL, "property '%s' is readonly or not supported yet", prop);
+		fprintf(stderr, "cannot set property for '%s': %s\n", argv[2], terr_msg());
+		return 1;
+	}
+	if (strlen(val) > 32 || strchr(val, '\n')) {
+		fprintf(stderr, "cannot set property for '%s': comment must be at most 32 printable characters\n", argv[2]);
+		return 1;
+	}
+	if (cli_open(argv[2], &cp) < 0)
+		return cli_fail("open '%s'", argv[2]);
+	int rc = dsl_pprop_set(cp.dsl, "comment", val);
+	if (rc < 0) {
+		cli_close(&cp, 0);
+		return cli_fail("set property for '%s'", argv[2]);
+	}
+	if (cli_close(&cp, 1) < 0)
+		return cli_fail("set property for '%s'", argv[2]);
+	return 0;
+}
+
+/* ---- status ---- */
+
+static void fmt_duration(uint64_t secs, char *buf, size_t len)
+{
+	snprintf(buf, len, "%02llu:%02llu:%02llu", (unsigned long long)(secs / 3600),
+		 (unsigned long long)(secs / 60 % 60), (unsigned long long)(secs % 60));
+}
+
+static int status_one(const char *name, int verbose)
+{
+	cli_pool_t cp;
+	if (cli_open(name, &cp) < 0) {
+		fprintf(stderr, "cannot open '%s': %s\n", name, terr_msg());
+		return 1;
+	}
+	pool_t *p = cp.pool;
+	dsl_t *d = cp.dsl;
+	uint64_t data_errors = 0;
+	const char *de = dsl_pprop_get(d, "errors.data");
+	if (de)
+		data_errors = strtoull(de, NULL, 10);
+	printf("  pool: %s\n state: %s\n", p->name, health(p));
+	if (data_errors)
+		printf("status: One or more devices has experienced an error resulting in data\n"
+		       "\tcorruption.  Applications may be affected.\n"
+		       "action: Restore the file in question if possible.  Otherwise restore the\n"
+		       "\tentire pool from backup.\n");
+	const char *se = dsl_pprop_get(d, "scan.end"), *ss = dsl_pprop_get(d, "scan.start");
+	if (se && ss) {
+		char when[64], dur[32], rep[32];
+		int64_t end = (int64_t)strtoll(se, NULL, 10);
+		uint64_t start = strtoull(ss, NULL, 10);
+		time_t tt = (time_t)end;
+		struct tm tm;
+		localtime_r(&tt, &tm);
+		strftime(when, sizeof(when), "%a %b %e %H:%M:%S %Y", &tm);
+		fmt_duration((uint64_t)end > start ? (uint64_t)end - start : 0, dur, sizeof(dur));
+		nicebytes(0, rep, sizeof(rep));
+		printf("  scan: scrub repaired %s in %s with %s errors on %s\n", rep, dur,
+		       dsl_pprop_get(d, "scan.errors") ? dsl_pprop_get(d, "scan.errors") : "0", when);
+	} else {
+		printf("  scan: none requested\n");
+	}
+	printf("config:\n\n");
+	table_t t;
+	const char *hdr[] = { "NAME", "STATE", "READ", "WRITE", "CKSUM" };
+	const int right[] = { 0, 0, 1, 1, 1 };
+	table_init(&t, 5, hdr, right);
+	uint64_t tr = 0, tw = 0, tc = 0;
+	char rows[POOL_MAX_VDEVS][3][32];
+	for (int i = 0; i < p->nvdevs; i++) {
+		char key[32];
+		unsigned long long r = 0, w = 0, c = 0;
+		snprintf(key, sizeof(key), "errors.vdev%d", i);
+		const char *v = dsl_pprop_get(d, key);
+		if (v && sscanf(v, "%llu %llu %llu", &r, &w, &c) != 3)
+			r = w = c = 0;
+		r += p->vdevs[i].read_errors;
+		w += p->vdevs[i].write_errors;
+		c += p->vdevs[i].cksum_errors;
+		snprintf(rows[i][0], 32, "%llu", r);
+		snprintf(rows[i][1], 32, "%llu", w);
+		snprintf(rows[i][2], 32, "%llu", c);
+		tr += r;
+		tw += w;
+		tc += c;
+	}
+	char pr[3][32];
+	snprintf(pr[0], 32, "%d", 0);
+	snprintf(pr[1], 32, "%d", 0);
+	snprintf(pr[2], 32, "%d", 0);
+	(void)tr;
+	(void)tw;
+	(void)tc;
+	const char *prow[] = { p->name, health(p), pr[0], pr[1], pr[2] };
+	table_add(&t, prow);
+	char vname[POOL_MAX_VDEVS][4200];
+	for (int i = 0; i < p->nvdevs; i++) {
+		snprintf(vname[i], sizeof(vname[i]), "  %s", p->vdevs[i].path);
+		const char *row[] = { vname[i], "ONLINE", rows[i][0], rows[i][1], rows[i][2] };
+		table_add(&t, row);
+	}
+	/* indent the config block with a tab, as zpool does */
+	char *buf = NULL;
+	size_t blen = 0;
+	FILE *mf = open_memstream(&buf, &blen);
+	table_print(&t, mf, 0, 1);
+	fclose(mf);
+	for (char *save = NULL, *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		printf("\t%s\n", line);
+	free(buf);
+	table_free(&t);
+	printf("\n");
+	if (data_errors)
+		printf("errors: %llu data errors, use '-v' for a list\n", (unsigned long long)data_errors);
+	else
+		printf("errors: No known data errors\n");
+	(void)verbose;
+	cli_close(&cp, 0);
+	return 0;
+}
+
+static int do_status(int argc, char **argv)
+{
+	int c, verbose = 0;
+	optind = 1;
+	while ((c = getopt(argc, argv, "vx")) != -1) {
+		if (c == 'v')
+			verbose = 1;
+		else if (c != 'x')
+			return usage_err(NULL, NULL);
+	}
+	char **names;
+	int n, ret = 0;
+	if (open_named_or_all(argc - optind, argv + optind, &names, &n) < 0)
+		return cli_fail("get status");
+	if (n == 0)
+		printf("no pools available\n");
+	for (int i = 0; i < n; i++) {
+		if (i)
+			printf("\n");
+		ret |= status_one(names[i], verbose);
+	}
+	free_names(names, n);
+	return ret;
+}
+
+/* ---- export / destroy / scrub ---- */
+
+static int do_export(int argc, char **argv, int destroy)
+{
+	int c;
+	optind = 1;
+	while ((c = getopt(argc, argv, "f")) != -1)
+		if (c != 'f')
+			return usage_err(NULL, NULL);
+	if (argc - optind < 1)
+		return usage_err("missing pool argument\n", NULL);
+	int ret = 0;
+	for (int i = optind; i < argc; i++) {
+		cli_pool_t cp;
+		const char *what = destroy ? "destroy" : "export";
+		if (cli_open(argv[i], &cp) < 0) {
+			ret = cli_fail("open '%s'", argv[i]);
+			continue;
+		}
+		int rc = dsl_record_errors(cp.dsl);
+		if (rc > 0)
+			rc = dsl_commit(cp.dsl);
+		dsl_close(cp.dsl);
+		if (rc == 0)
+			rc = pool_export(cp.pool, destroy ? POOL_STATE_DESTROYED : POOL_STATE_EXPORTED);
+		else
+			pool_close(cp.pool);
+		if (rc == 0)
+			rc = known_remove(argv[i]);
+		if (rc < 0)
+			ret = cli_fail("%s '%s'", what, argv[i]);
+		if (destroy)
+			break;
+	}
+	return ret;
+}
+
+static int do_scrub(int argc, char **argv)
+{
+	int c;
+	optind = 1;
+	while ((c = getopt(argc, argv, "sp")) != -1) {
+		fprintf(stderr, "-%c: not supported yet (scrubs run to completion in the foreground)\n", c);
+		return 2;
+	}
+	if (argc - optind < 1)
+		return usage_err("missing pool name argument\n", NULL);
+	int ret = 0;
+	for (int i = optind; i < argc; i++) {
+		cli_pool_t cp;
+		uint64_t ex, errs;
+		if (cli_open(argv[i], &cp) < 0) {
+			ret = cli_fail("scrub '%s'", argv[i]);
+			continue;
+		}
+		if (dsl_scrub(cp.dsl, &ex, &errs) < 0) {
+			cli_close(&cp, 0);
+			ret = cli_fail("scrub '%s'", argv[i]);
+			continue;
+		}
+		if (cli_close(&cp, 1) < 0)
+			ret = cli_fail("scrub '%s'", argv[i]);
+	}
+	return ret;
+}
+
+/* ---- import ---- */
+
+typedef struct found {
+	pool_label_t l;
+	char *paths[POOL_MAX_VDEVS];
+	int n;
+} found_t;
+
+static int scan_dirs(char **dirs, int ndirs, found_t **out, int *nout)
+{
+	found_t *f = NULL;
+	int nf = 0;
+	for (int d = 0; d < ndirs; d++) {
+		DIR *dh = opendir(dirs[d]);
+		if (!dh) {
+			free(f);
+			return terr(errno, "cannot open '%s': %s", dirs[d], strerror(errno));
+		}
+		struct dirent *e;
+		while ((e = readdir(dh))) {
+			if (e->d_name[0] == '.')
+				continue;
+			char path[4096];
+			struct stat st;
+			snprintf(path, sizeof(path), "%s/%s", dirs[d], e->d_name);
+			if (stat(path, &st) < 0 || !(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode)))
+				continue;
+			pool_label_t l;
+			if (pool_read_label(path, &l) < 0) {
+				terr_clear();
+				continue;
+			}
+			int k;
+			for (k = 0; k < nf && f[k].l.pool_guid != l.pool_guid; k++)
+				;
+			if (k == nf) {
+				found_t *nfp = realloc(f, (size_t)(nf + 1) * sizeof(*nfp));
+				if (!nfp)
+					break;
+				f = nfp;
+				memset(&f[nf], 0, sizeof(f[nf]));
+				f[nf].l = l;
+				nf++;
+			}
+			if (f[k].n < POOL_MAX_VDEVS)
+				f[k].paths[f[k].n++] = realpath(path, NULL);
+		}
+		closedir(dh);
+	}
+	*out = f;
+	*nout = nf;
+	return 0;
+}
+
+static int do_import(int argc, char **argv)
+{
+	int c, force = 0, destroyed = 0;
+	char *dirs[32];
+	int ndirs = 0;
+	optind = 1;
+	while ((c = getopt(argc, argv, "d:fDN")) != -1) {
+		switch (c) {
+		case 'd':
+			if (ndirs < 32)
+				dirs[ndirs++] = optarg;
+			break;
+		case 'f': force = 1; break;
+		case 'D': destroyed = 1; break;
+		case 'N': break;
+		default: return usage_err(NULL, NULL);
+		}
+	}
+	if (!ndirs) {
+		static char devdir[] = "/dev/disk/by-id";
+		dirs[ndirs++] = devdir;
+	}
+	found_t *f;
+	int nf;
+	if (scan_dirs(dirs, ndirs, &f, &nf) < 0)
+		return cli_fail("import");
+	int ret = 0;
+	const char *want = optind < argc ? argv[optind] : NULL;
+	if (argc - optind > 1) {
+		fprintf(stderr, "cannot import: renaming a pool on import is not supported yet\n");
+		ret = 1;
+		goto out;
+	}
+	if (!want) {
+		int shown = 0;
+		for (int i = 0; i < nf; i++) {
+			if ((f[i].l.state == POOL_STATE_DESTROYED) != destroyed)
+				continue;
+			printf("%s   pool: %s\n     id: %llu\n  state: %s\n config:\n\n\t%s\tONLINE\n", shown ? "\n" : "",
+			       f[i].l.name, (unsigned long long)f[i].l.pool_guid,
+			       f[i].n == (int)f[i].l.nvdevs ? "ONLINE" : "UNAVAIL", f[i].l.name);
+			for (int v = 0; v < f[i].n; v++)
+				printf("\t  %s\tONLINE\n", f[i].paths[v]);
+			shown++;
+		}
+		if (!shown)
+			printf("no pools available to import\n");
+		goto out;
+	}
+	found_t *m = NULL;
+	for (int i = 0; i < nf; i++) {
+		if ((f[i].l.state == POOL_STATE_DESTROYED) != destroyed)
+			continue;
+		char gs[32];
+		snprintf(gs, sizeof(gs), "%llu", (unsigned long long)f[i].l.pool_guid);
+		if (!strcmp(f[i].l.name, want) || !strcmp(gs, want)) {
+			if (m) {
+				fprintf(stderr, "cannot import '%s': more than one matching pool\n"
+						"import by numeric ID instead\n", want);
+				ret = 1;
+				goto out;
+			}
+			m = &f[i];
+		}
+	}
+	if (!m) {
+		fprintf(stderr, "cannot import '%s': no such pool available\n", want);
+		ret = 1;
+		goto out;
+	}
+	known_pool_t *k;
+	int nk;
+	if (known_load(&k, &nk) == 0) {
+		for (int i = 0; i < nk; i++)
+			if (!strcmp(k[i].name, m->l.name)) {
+				fprintf(stderr, "cannot import '%s': a pool with that name is already created/imported,\n"
+						"and no additional pools with that name were found\n", want);
+				ret = 1;
+			}
+		known_free(k, nk);
+		if (ret)
+			goto out;
+	}
+	pool_t *p;
+	int flags = (force ? POOL_IMPORT_FORCE : 0) | (destroyed ? POOL_IMPORT_DESTROYED | POOL_IMPORT_FORCE : 0);
+	if (pool_import(m->n, m->paths, flags, &p) < 0) {
+		fprintf(stderr, "%s\n", terr_msg());
+		ret = 1;
+		goto out;
+	}
+	dsl_t *d;
+	int rc = dsl_open(p, &d);
+	if (rc == 0)
+		dsl_close(d);
+	if (rc == 0)
+		rc = known_add(p);
+	if (rc < 0) {
+		pool_export(p, POOL_STATE_EXPORTED);
+		ret = cli_fail("import '%s'", want);
+		goto out;
+	}
+	if (p->rewound)
+		fprintf(stderr, "pool '%s': the newest transaction group was damaged; imported the previous "
+				"consistent state (txg %llu)\n", p->name, (unsigned long long)p->txg);
+	pool_close(p);
+out:
+	for (int i = 0; i < nf; i++)
+		for (int v = 0; v < f[i].n; v++)
+			free(f[i].paths[v]);
+	free(f);
+	return ret;
+}
+
+int cmd_zpool(int argc, char **argv)
+{
+	if (argc < 2) {
+		fprintf(stderr, "missing command\n");
+		return usage_err(NULL, NULL);
+	}
+	const char *cmd = argv[1];
+	argc--;
+	argv++;
+	if (!strcmp(cmd, "-?") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
+		usage(stdout);
+		return 0;
+	}
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "-?") || !strcmp(argv[i], "--help")) {
+			usage(stdout);
+			return 0;
+		}
+	if (!strcmp(cmd, "create"))
+		return do_create(argc, argv);
+	if (!strcmp(cmd, "list"))
+		return do_list(argc, argv);
+	if (!strcmp(cmd, "get"))
+		return do_get(argc, argv);
+	if (!strcmp(cmd, "set"))
+		return do_set(argc, argv);
+	if (!strcmp(cmd, "status"))
+		return do_status(argc, argv);
+	if (!strcmp(cmd, "export"))
+		return do_export(argc, argv, 0);
+	if (!strcmp(cmd, "destroy"))
+		return do_export(argc, argv, 1);
+	if (!strcmp(cmd, "scrub"))
+		return do_scrub(argc, argv);
+	if (!strcmp(cmd, "import"))
+		return do_import(argc, argv);
+	fprintf(stderr, "unrecognized command '%s'\n", cmd);
+	return usage_err(NULL, NULL);
+}

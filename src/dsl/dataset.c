@@ -1,0 +1,671 @@
+/* dsl/dataset.c — dataset catalog in memory, create/destroy/snapshot/rollback/clone, volume
+ * handles and their space callbacks (see dsl.h). */
+#include "dsl/dsl.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "dsl/catalog.h"
+#include "dsl/deadlist.h"
+#include "util/compress.h"
+#include "util/err.h"
+#include "util/guid.h"
+#include "util/names.h"
+
+#define DIRTY_MAX_DEFAULT (256ull << 20)
+
+/* A head's open volume and what its space callbacks need. */
+struct vol_ctx {
+	vol_t vol; /* first: ds->vol points here and is freed as the whole struct */
+	dsl_t *d;
+	dsl_ds_t *ds;
+};
+
+dsl_ds_t *dsl_by_id(const dsl_t *d, uint64_t id)
+{
+	for (size_t i = 0; i < d->nds; i++)
+		if (d->ds[i]->id == id)
+			return d->ds[i];
+	return NULL;
+}
+
+dsl_ds_t *dsl_root(const dsl_t *d)
+{
+	for (size_t i = 0; i < d->nds; i++)
+		if (d->ds[i]->parent == 0)
+			return d->ds[i];
+	return NULL;
+}
+
+void dsl_fullname(const dsl_t *d, const dsl_ds_t *ds, char *buf, size_t len)
+{
+	const dsl_ds_t *chain[64];
+	int n = 0;
+	const dsl_ds_t *head = ds->type == DS_SNAPSHOT ? dsl_by_id(d, ds->parent) : ds;
+	for (const dsl_ds_t *c = head; c && n < 64; c = c->parent ? dsl_by_id(d, c->parent) : NULL)
+		chain[n++] = c;
+	size_t pos = 0;
+	buf[0] = 0;
+	for (int i = n - 1; i >= 0; i--)
+		pos += (size_t)snprintf(buf + pos, pos < len ? len - pos : 0, "%s%s", i == n - 1 ? "" : "/", chain[i]->name);
+	if (ds->type == DS_SNAPSHOT && pos < len)
+		snprintf(buf + pos, len - pos, "@%s", ds->name);
+}
+
+static dsl_ds_t *child_named(const dsl_t *d, uint64_t parent, const char *name, int snap)
+{
+	for (size_t i = 0; i < d->nds; i++) {
+		dsl_ds_t *c = d->ds[i];
+		if (c->parent == parent && (c->type == DS_SNAPSHOT) == snap && !strcmp(c->name, name))
+			return c;
+	}
+	return NULL;
+}
+
+dsl_ds_t *dsl_lookup(dsl_t *d, const char *name)
+{
+	char dsn[DS_NAME_MAX], snap[DS_NAME_MAX], sep;
+	if (name_split(name, dsn, sizeof(dsn), snap, sizeof(snap), &sep) < 0 || sep == '#') {
+		terr(ENOENT, "dataset does not exist");
+		return NULL;
+	}
+	dsl_ds_t *cur = dsl_root(d);
+	char *save = NULL, *tok = strtok_r(dsn, "/", &save);
+	if (!cur || !tok || strcmp(tok, cur->name)) {
+		terr(ENOENT, "dataset does not exist");
+		return NULL;
+	}
+	while (cur && (tok = strtok_r(NULL, "/", &save)))
+		cur = child_named(d, cur->id, tok, 0);
+	if (cur && sep == '@')
+		cur = child_named(d, cur->id, snap, 1);
+	if (!cur)
+		terr(ENOENT, "dataset does not exist");
+	return cur;
+}
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp((*(dsl_ds_t *const *)a)->name, (*(dsl_ds_t *const *)b)->name);
+}
+static int by_txg(const void *a, const void *b)
+{
+	uint64_t x = (*(dsl_ds_t *const *)a)->createtxg, y = (*(dsl_ds_t *const *)b)->createtxg;
+	return x < y ? -1 : x > y;
+}
+
+static size_t collect(const dsl_t *d, const dsl_ds_t *ds, int snaps, dsl_ds_t ***out)
+{
+	size_t n = 0;
+	*out = calloc(d->nds + 1, sizeof(**out));
+	if (!*out)
+		return 0;
+	for (size_t i = 0; i < d->nds; i++)
+		if (d->ds[i]->parent == ds->id && (d->ds[i]->type == DS_SNAPSHOT) == snaps)
+			(*out)[n++] = d->ds[i];
+	qsort(*out, n, sizeof(**out), snaps ? by_txg : by_name);
+	return n;
+}
+
+size_t dsl_children(const dsl_t *d, const dsl_ds_t *ds, dsl_ds_t ***out) { return collect(d, ds, 0, out); }
+size_t dsl_snapshots(const dsl_t *d, const dsl_ds_t *ds, dsl_ds_t ***out) { return collect(d, ds, 1, out); }
+
+static uint64_t origin_txg(const dsl_t *d, const dsl_ds_t *head)
+{
+	const dsl_ds_t *o = head->origin ? dsl_by_id(d, head->origin) : NULL;
+	return o ? o->createtxg : 0;
+}
+
+/* txg of the newest snapshot of head (or of its origin), 0 if none */
+static uint64_t prev_snap_txg(const dsl_t *d, const dsl_ds_t *head)
+{
+	uint64_t t = origin_txg(d, head);
+	for (size_t i = 0; i < d->nds; i++)
+		if (d->ds[i]->type == DS_SNAPSHOT && d->ds[i]->parent == head->id && d->ds[i]->createtxg > t)
+			t = d->ds[i]->createtxg;
+	return t;
+}
+
+/* deadlist key of a block born at `birth`: the txg of the first snapshot containing it */
+static uint64_t dl_key(const dsl_t *d, const dsl_ds_t *head, uint64_t birth)
+{
+	uint64_t best = UINT64_MAX, o = origin_txg(d, head);
+	if (head->origin && o >= birth)
+		best = o;
+	for (size_t i = 0; i < d->nds; i++) {
+		const dsl_ds_t *s = d->ds[i];
+		if (s->type == DS_SNAPSHOT && s->parent == head->id && s->createtxg >= birth && s->createtxg < best)
+			best = s->createtxg;
+	}
+	return best;
+}
+
+static void head_born(void *arg, const bp_t *bp)
+{
+	struct vol_ctx *c = arg;
+	c->ds->referenced += bp_asize(bp);
+	c->ds->unique += bp_asize(bp);
+}
+
+static int head_kill(void *arg, const bp_t *bp)
+{
+	struct vol_ctx *c = arg;
+	dsl_ds_t *ds = c->ds;
+	uint64_t a = bp_asize(bp);
+	ds->referenced -= a < ds->referenced ? a : ds->referenced;
+	if (bp->birth <= origin_txg(c->d, ds))
+		ds->ref_origin -= a < ds->ref_origin ? a : ds->ref_origin;
+	if (bp->birth > prev_snap_txg(c->d, ds)) {
+		ds->unique -= a < ds->unique ? a : ds->unique;
+		return pool_free_block(c->d->pool, bp);
+	}
+	return dl_insert(&ds->dl, dl_key(c->d, ds, bp->birth), bp);
+}
+
+static const tree_ops_t head_ops = { head_born, head_kill };
+
+static int ds_comp(const dsl_t *d, const dsl_ds_t *ds)
+{
+	const char *v = dsl_prop_get(d, ds, "compression", NULL, NULL);
+	enum comp_alg a = COMP_LZ4;
+	if (v)
+		comp_parse(v, &a);
+	return a;
+}
+
+static int ds_cksum(const dsl_t *d, const dsl_ds_t *ds)
+{
+	const char *v = dsl_prop_get(d, ds, "checksum", NULL, NULL);
+	enum cksum_type t = CKSUM_XXH3_128;
+	if (v && cksum_parse(v, &t) < 0)
+		t = CKSUM_XXH3_128;
+	return t;
+}
+
+int dsl_vol_open(dsl_t *d, dsl_ds_t *ds, vol_t **out)
+{
+	if (ds->type == DS_FILESYSTEM)
+		return terr(EINVAL, "operation only applies to volumes");
+	if (ds->type == DS_SNAPSHOT) {
+		dsl_ds_t *h = dsl_by_id(d, ds->parent);
+		if (!h || h->type != DS_VOLUME)
+			return terr(EINVAL, "operation only applies to volumes");
+		vol_t *v = calloc(1, sizeof(*v));
+		if (!v)
+			return terr(ENOMEM, "out of memory");
+		tree_open(&v->tree, d->pool, &ds->tree, NULL, NULL, COMP_OFF, 0);
+		v->size = ds->volsize;
+		*out = v;
+		return 0;
+	}
+	if (!ds->vol) {
+		struct vol_ctx *c = calloc(1, sizeof(*c));
+		if (!c)
+			return terr(ENOMEM, "out of memory");
+		c->d = d;
+		c->ds = ds;
+		tree_open(&c->vol.tree, d->pool, &ds->tree, &head_ops, c, ds_comp(d, ds), ds_cksum(d, ds));
+		c->vol.size = ds->volsize;
+		ds->vol = &c->vol;
+	}
+	*out = ds->vol;
+	return 0;
+}
+
+void dsl_vol_close(dsl_ds_t *ds, vol_t *v)
+{
+	if (!v || v == ds->vol)
+		return;
+	tree_close(&v->tree);
+	free(v);
+}
+
+/* Discard a head's uncommitted data. */
+static void drop_vol(dsl_ds_t *ds)
+{
+	if (ds->vol) {
+		tree_close(&ds->vol->tree);
+		free(ds->vol);
+		ds->vol = NULL;
+	}
+}
+
+static int add_ds(dsl_t *d, dsl_ds_t *ds)
+{
+	if (d->nds == d->capds) {
+		size_t nc = d->capds ? d->capds * 2 : 16;
+		dsl_ds_t **n = realloc(d->ds, nc * sizeof(*n));
+		if (!n)
+			return terr(ENOMEM, "out of memory");
+		d->ds = n;
+		d->capds = nc;
+	}
+	d->ds[d->nds++] = ds;
+	return 0;
+}
+
+static void remove_ds(dsl_t *d, dsl_ds_t *ds)
+{
+	for (size_t i = 0; i < d->nds; i++)
+		if (d->ds[i] == ds) {
+			d->ds[i] = d->ds[--d->nds];
+			break;
+		}
+	ds_free(ds);
+}
+
+static dsl_ds_t *new_ds(dsl_t *d, uint64_t parent, const char *name, int type)
+{
+	dsl_ds_t *ds = calloc(1, sizeof(*ds));
+	if (!ds) {
+		terr(ENOMEM, "out of memory");
+		return NULL;
+	}
+	ds->id = d->next_id++;
+	ds->parent = parent;
+	snprintf(ds->name, sizeof(ds->name), "%s", name);
+	ds->type = (uint8_t)type;
+	ds->guid = guid_new();
+	ds->createtxg = pool_open_txg(d->pool);
+	ds->creation = (uint64_t)time(NULL);
+	return ds;
+}
+
+int dsl_open(pool_t *p, dsl_t **out)
+{
+	dsl_t *d = calloc(1, sizeof(*d));
+	if (!d)
+		return terr(ENOMEM, "out of memory");
+	d->pool = p;
+	d->next_id = 1;
+	tree_phys_init(&d->cat_tree, 128u << 10);
+	int rc = 0;
+	if (bp_is_hole(&p->catalog)) {
+		dsl_ds_t *root = new_ds(d, 0, p->name, DS_FILESYSTEM);
+		rc = root ? add_ds(d, root) : -ENOMEM;
+	} else {
+		rc = catalog_load(d, &p->catalog);
+		if (rc == 0 && !dsl_root(d))
+			rc = terr(EIO, "catalog has no root dataset");
+		/* the pool may have been renamed on import: the root dataset carries its name */
+		if (rc == 0)
+			snprintf(dsl_root(d)->name, DS_NAME_MAX, "%s", p->name);
+	}
+	if (rc < 0) {
+		dsl_close(d);
+		return rc;
+	}
+	*out = d;
+	return 0;
+}
+
+void dsl_close(dsl_t *d)
+{
+	if (!d)
+		return;
+	for (size_t i = 0; i < d->nds; i++)
+		ds_free(d->ds[i]);
+	free(d->ds);
+	for (size_t i = 0; i < d->npprops; i++) {
+		free(d->pprops[i].name);
+		free(d->pprops[i].value);
+	}
+	free(d->pprops);
+	free(d);
+}
+
+static int sync_vols(dsl_t *d)
+{
+	for (size_t i = 0; i < d->nds; i++) {
+		dsl_ds_t *ds = d->ds[i];
+		if (ds->vol && ds->vol->tree.dirty_count + ds->vol->tree.nnodes) {
+			TRY(tree_sync(&ds->vol->tree));
+			ds->tree = ds->vol->tree.phys;
+		}
+	}
+	return 0;
+}
+
+int dsl_commit(dsl_t *d)
+{
+	TRY(sync_vols(d));
+	for (size_t i = 0; i < d->nds; i++)
+		TRY(dl_sync(d->pool, &d->ds[i]->dl));
+	bp_t root;
+	TRY(catalog_save(d, &root));
+	return pool_commit(d->pool, &root);
+}
+
+static uint64_t dirty_total(const dsl_t *d)
+{
+	uint64_t s = 0;
+	for (size_t i = 0; i < d->nds; i++)
+		if (d->ds[i]->vol)
+			s += vol_dirty_bytes(d->ds[i]->vol);
+	return s;
+}
+
+int dsl_write_throttle(dsl_t *d, dsl_ds_t *ds, uint64_t bytes)
+{
+	static uint64_t dirty_max;
+	if (!dirty_max) {
+		const char *e = getenv("TARN_DIRTY_MAX");
+		dirty_max = e && atoll(e) > 0 ? (uint64_t)atoll(e) : DIRTY_MAX_DEFAULT;
+	}
+	if (dirty_total(d) + bytes > dirty_max)
+		TRY(dsl_commit(d));
+	dsl_space_t s;
+	dsl_space(d, ds, &s);
+	uint64_t mine = ds->vol ? vol_dirty_bytes(ds->vol) : 0;
+	if (mine + bytes > s.avail)
+		return terr(ENOSPC, "out of space");
+	return 0;
+}
+
+/* ---- create / destroy ---- */
+
+static int split_parent(dsl_t *d, const char *name, dsl_ds_t **parent, const char **last)
+{
+	char buf[DS_NAME_MAX];
+	const char *slash = strrchr(name, '/');
+	if (!slash)
+		return terr(EINVAL, "missing dataset name");
+	size_t n = (size_t)(slash - name);
+	if (n >= sizeof(buf))
+		return terr(ENAMETOOLONG, "name is too long");
+	memcpy(buf, name, n);
+	buf[n] = 0;
+	*parent = dsl_lookup(d, buf);
+	if (!*parent)
+		return terr(ENOENT, "parent does not exist");
+	if ((*parent)->type != DS_FILESYSTEM)
+		return terr(EINVAL, "parent is not a filesystem");
+	*last = slash + 1;
+	return 0;
+}
+
+static int set_props(dsl_t *d, dsl_ds_t *ds, char *const *props, int nprops)
+{
+	for (int i = 0; i < nprops; i++) {
+		const char *eq = strchr(props[i], '=');
+		char name[PROP_NAME_MAX];
+		if (!eq || (size_t)(eq - props[i]) >= sizeof(name))
+			return terr(EINVAL, "bad property '%s'", props[i]);
+		memcpy(name, props[i], (size_t)(eq - props[i]));
+		name[eq - props[i]] = 0;
+		TRY(dsl_prop_set(d, ds, name, eq + 1, PROP_LOCAL));
+	}
+	return 0;
+}
+
+int dsl_create(dsl_t *d, const char *name, uint64_t volsize, uint64_t volblocksize, int sparse,
+	       char *const *props, int nprops)
+{
+	dsl_ds_t *parent;
+	const char *last;
+	TRY(name_check(name, NAME_DATASET));
+	if (dsl_lookup(d, name))
+		return terr(EEXIST, "dataset already exists");
+	TRY(split_parent(d, name, &parent, &last));
+	uint64_t avail_before = dsl_pool_avail(d);
+	int vol = volsize > 0;
+	if (vol) {
+		if (volblocksize < 512 || volblocksize > (128u << 10) || (volblocksize & (volblocksize - 1)))
+			return terr(EINVAL, "'volblocksize' must be power of 2 from 512B to 128KB");
+		if (volsize % volblocksize)
+			return terr(EINVAL, "volume size must be a multiple of volume block size");
+	}
+	dsl_ds_t *ds = new_ds(d, parent->id, last, vol ? DS_VOLUME : DS_FILESYSTEM);
+	if (!ds)
+		return -ENOMEM;
+	if (vol) {
+		tree_phys_init(&ds->tree, (uint32_t)volblocksize);
+		ds->volsize = volsize;
+		ds->volblocksize = volblocksize;
+	}
+	int rc = add_ds(d, ds);
+	if (rc == 0)
+		rc = set_props(d, ds, props, nprops);
+	if (rc == 0 && vol && !sparse && !dsl_prop_find(ds, "refreservation")) {
+		char v[32];
+		snprintf(v, sizeof(v), "%llu", (unsigned long long)dsl_vol_refreservation(volsize, volblocksize));
+		rc = dsl_prop_set(d, ds, "refreservation", v, PROP_LOCAL);
+	}
+	if (rc == 0) {
+		dsl_space_t s;
+		dsl_space(d, ds, &s);
+		if (s.usedrefreserv > avail_before)
+			rc = terr(ENOSPC, "out of space");
+	}
+	if (rc < 0) {
+		remove_ds(d, ds);
+		return rc;
+	}
+	return 0;
+}
+
+static int free_cb(void *arg, const bp_t *bp, int level, uint64_t first)
+{
+	(void)level;
+	(void)first;
+	return bp_is_hole(bp) ? 0 : pool_free_block(arg, bp);
+}
+
+int dsl_destroy(dsl_t *d, dsl_ds_t *ds)
+{
+	if (ds->parent == 0)
+		return terr(EINVAL, "operation does not apply to pools");
+	if (ds->type == DS_SNAPSHOT) {
+		for (size_t i = 0; i < d->nds; i++)
+			if (d->ds[i]->origin == ds->id)
+				return terr(EBUSY, "snapshot has dependent clones");
+		dsl_ds_t *head = dsl_by_id(d, ds->parent);
+		dsl_ds_t **snaps;
+		size_t n = dsl_snapshots(d, head, &snaps), k;
+		for (k = 0; k < n && snaps[k] != ds; k++)
+			;
+		uint64_t lo = k > 0 ? snaps[k - 1]->createtxg : origin_txg(d, head);
+		dsl_ds_t *next = k + 1 < n ? snaps[k + 1] : head;
+		free(snaps);
+		if (k == n)
+			return terr(ENOENT, "dataset does not exist");
+		TRY(dl_remove(d->pool, &next->dl, lo, ds->createtxg, 1));
+		TRY(dl_move(&next->dl, &ds->dl));
+		remove_ds(d, ds);
+		return 0;
+	}
+	for (size_t i = 0; i < d->nds; i++)
+		if (d->ds[i]->parent == ds->id)
+			return terr(EBUSY, "dataset has children");
+	drop_vol(ds);
+	if (ds->type == DS_VOLUME)
+		TRY(tree_walk(d->pool, &ds->tree, origin_txg(d, ds), 0, free_cb, d->pool));
+	TRY(dl_remove(d->pool, &ds->dl, 0, UINT64_MAX, 0));
+	remove_ds(d, ds);
+	return 0;
+}
+
+/* ---- snapshots, rollback, clones ---- */
+
+int dsl_snapshot(dsl_t *d, char *const *names, int n)
+{
+	dsl_ds_t **heads = calloc((size_t)n + 1, sizeof(*heads));
+	if (!heads)
+		return terr(ENOMEM, "out of memory");
+	int rc = 0;
+	uint64_t need = 0;
+	for (int i = 0; i < n && rc == 0; i++) {
+		char dsn[DS_NAME_MAX], snap[DS_NAME_MAX], sep;
+		rc = name_check(names[i], NAME_SNAPSHOT);
+		if (rc == 0)
+			rc = name_split(names[i], dsn, sizeof(dsn), snap, sizeof(snap), &sep);
+		if (rc < 0)
+			break;
+		heads[i] = dsl_lookup(d, dsn);
+		if (!heads[i]) {
+			rc = terr(ENOENT, "dataset does not exist");
+			break;
+		}
+		if (child_named(d, heads[i]->id, snap, 1)) {
+			rc = terr(EEXIST, "dataset already exists");
+			break;
+		}
+		for (int k = 0; k < i; k++)
+			if (heads[k] == heads[i])
+				rc = terr(EINVAL, "cannot snapshot the same dataset twice in one operation");
+		dsl_space_t s;
+		dsl_space(d, heads[i], &s);
+		need += s.refreservation < heads[i]->unique ? s.refreservation : heads[i]->unique;
+	}
+	if (rc == 0 && need > dsl_pool_avail(d))
+		rc = terr(ENOSPC, "out of space");
+	if (rc == 0)
+		rc = sync_vols(d);
+	for (int i = 0; i < n && rc == 0; i++) {
+		dsl_ds_t *h = heads[i];
+		const char *snap = strchr(names[i], '@') + 1;
+		dsl_ds_t *s = new_ds(d, h->id, snap, DS_SNAPSHOT);
+		if (!s) {
+			rc = -ENOMEM;
+			break;
+		}
+		s->tree = h->tree;
+		s->volsize = h->volsize;
+		s->volblocksize = h->volblocksize;
+		s->referenced = h->referenced;
+		s->ref_origin = h->ref_origin;
+		if ((rc = dl_move(&s->dl, &h->dl)) < 0 || (rc = add_ds(d, s)) < 0) {
+			ds_free(s);
+			break;
+		}
+		h->unique = 0;
+	}
+	free(heads);
+	if (rc == 0)
+		rc = dsl_commit(d);
+	return rc;
+}
+
+int dsl_rollback(dsl_t *d, dsl_ds_t *snap)
+{
+	dsl_ds_t *h = dsl_by_id(d, snap->parent);
+	if (!h || snap->type != DS_SNAPSHOT)
+		return terr(EINVAL, "not a snapshot");
+	if (prev_snap_txg(d, h) != snap->createtxg || snap->createtxg <= origin_txg(d, h))
+		return terr(EEXIST, "more recent snapshots or bookmarks exist");
+	drop_vol(h);
+	if (h->type == DS_VOLUME)
+		TRY(tree_walk(d->pool, &h->tree, snap->createtxg, 0, free_cb, d->pool));
+	TRY(dl_remove(d->pool, &h->dl, 0, UINT64_MAX, 0));
+	h->tree = snap->tree;
+	h->referenced = snap->referenced;
+	h->ref_origin = snap->ref_origin;
+	h->unique = 0;
+	h->volsize = snap->volsize;
+	return 0;
+}
+
+int dsl_clone(dsl_t *d, dsl_ds_t *snap, const char *newname, char *const *props, int nprops)
+{
+	dsl_ds_t *parent, *h = dsl_by_id(d, snap->parent);
+	const char *last;
+	if (snap->type != DS_SNAPSHOT || !h)
+		return terr(EINVAL, "not a snapshot");
+	TRY(name_check(newname, NAME_DATASET));
+	if (dsl_lookup(d, newname))
+		return terr(EEXIST, "dataset already exists");
+	TRY(split_parent(d, newname, &parent, &last));
+	dsl_ds_t *c = new_ds(d, parent->id, last, h->type);
+	if (!c)
+		return -ENOMEM;
+	c->tree = snap->tree;
+	c->volsize = snap->volsize;
+	c->volblocksize = snap->volblocksize;
+	c->referenced = snap->referenced;
+	c->ref_origin = snap->referenced;
+	c->origin = snap->id;
+	int rc = add_ds(d, c);
+	if (rc == 0)
+		rc = set_props(d, c, props, nprops);
+	if (rc < 0)
+		remove_ds(d, c);
+	return rc;
+}
+
+int dsl_set_volsize(dsl_t *d, dsl_ds_t *ds, uint64_t size)
+{
+	if (ds->type != DS_VOLUME)
+		return terr(EINVAL, "'volsize' does not apply to datasets of this type");
+	if (size == 0)
+		return terr(EINVAL, "volume size cannot be zero");
+	if (size % ds->volblocksize)
+		return terr(EINVAL, "volume size must be a multiple of volume block size");
+	vol_t *v;
+	TRY(dsl_vol_open(d, ds, &v));
+	if (size < ds->volsize) {
+		TRY(vol_zero(v, size, ds->volsize - size));
+	}
+	/* a thick volume's refreservation follows its size, as in OpenZFS */
+	const dsl_prop_t *rp = dsl_prop_find(ds, "refreservation");
+	uint64_t oldres = dsl_vol_refreservation(ds->volsize, ds->volblocksize);
+	if (rp && strtoull(rp->value, NULL, 10) == oldres) {
+		char val[32];
+		snprintf(val, sizeof(val), "%llu", (unsigned long long)dsl_vol_refreservation(size, ds->volblocksize));
+		TRY(dsl_prop_set(d, ds, "refreservation", val, rp->source));
+	}
+	ds->volsize = size;
+	v->size = size;
+	return 0;
+}
+
+struct walk_all {
+	int (*cb)(void *, const bp_t *);
+	void *arg;
+};
+
+static int walk_tree_cb(void *arg, const bp_t *bp, int level, uint64_t first)
+{
+	struct walk_all *w = arg;
+	(void)level;
+	(void)first;
+	return w->cb(w->arg, bp);
+}
+
+static int chain_only_cb(void *arg, const bp_t *bp)
+{
+	struct walk_all *w = arg;
+	return bp->type == BPT_DEADLIST ? w->cb(w->arg, bp) : 0;
+}
+
+int dsl_walk_all(dsl_t *d, int (*cb)(void *arg, const bp_t *bp), void *arg)
+{
+	struct walk_all w = { cb, arg };
+	for (size_t i = 0; i < d->nds; i++) {
+		dsl_ds_t *ds = d->ds[i];
+		if (ds->type == DS_FILESYSTEM || (ds->type == DS_SNAPSHOT && ds->tree.levels == 0))
+			continue;
+		/* each block is visited from the oldest tree holding it: a block of a snapshot
+		 * born before the previous snapshot is also in that one */
+		uint64_t min = 0;
+		dsl_ds_t *head = ds->type == DS_SNAPSHOT ? dsl_by_id(d, ds->parent) : ds;
+		for (size_t k = 0; k < d->nds; k++) {
+			dsl_ds_t *s = d->ds[k];
+			if (s->type == DS_SNAPSHOT && s->parent == head->id && s->createtxg > min &&
+			    (ds->type != DS_SNAPSHOT || s->createtxg < ds->createtxg))
+				min = s->createtxg;
+		}
+		if (min == 0)
+			min = origin_txg(d, head);
+		TRY(tree_walk(d->pool, &ds->tree, min, 0, walk_tree_cb, &w));
+		TRY(dl_walk(d->pool, &ds->dl, chain_only_cb, &w));
+	}
+	if (!bp_is_hole(&d->pool->catalog)) {
+		TRY(cb(arg, &d->pool->catalog));
+		TRY(tree_walk(d->pool, &d->cat_tree, 0, 0, walk_tree_cb, &w));
+	}
+	for (size_t i = 0; i < d->pool->log_nbps; i++)
+		TRY(cb(arg, &d->pool->log_bps[i]));
+	return 0;
+}

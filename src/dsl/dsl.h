@@ -1,0 +1,151 @@
+/* dsl/dsl.h — datasets: the catalog of filesystems (containers), volumes, snapshots and their
+ * properties; snapshots, clones, rollback and destroy with ZFS deadlist semantics; space
+ * accounting (used, usedbysnapshots, usedbydataset, usedbyrefreservation, usedbychildren).
+ *
+ * All changes are made in memory and become durable together at dsl_commit(), which syncs
+ * dirty volume data, writes the catalog and commits the pool's txg. A failed operation changes
+ * nothing (checks come first). Names are full ZFS names ("pool/a/vol", "pool/a/vol@snap").
+ */
+#ifndef TARN_DSL_DSL_H
+#define TARN_DSL_DSL_H
+
+#include <stdint.h>
+
+#include "pool/pool.h"
+#include "tree/tree.h"
+#include "vol/vol.h"
+
+enum ds_type { DS_FILESYSTEM = 1, DS_VOLUME = 2, DS_SNAPSHOT = 3 };
+enum prop_source { PROP_LOCAL = 1, PROP_RECEIVED = 2 };
+
+#define DS_NAME_MAX 256
+#define PROP_NAME_MAX 256
+#define PROP_VALUE_MAX 8192
+
+typedef struct dsl_prop {
+	char *name, *value;
+	uint8_t source;
+} dsl_prop_t;
+
+/* One deadlist entry: blocks killed from a dataset's head that a snapshot still holds, all of
+ * whose "first containing snapshot" is the snapshot of txg `key`. Stored as a chain of blocks. */
+typedef struct dl_entry {
+	uint64_t key;
+	uint64_t bytes, count;
+	bp_t chain;          /* newest chain block (older ones linked from it) */
+	bp_t *pend;          /* killed this txg, not yet written */
+	size_t npend, cappend;
+} dl_entry_t;
+
+typedef struct deadlist {
+	dl_entry_t *e;
+	size_t n, cap;
+} deadlist_t;
+
+typedef struct dsl_ds {
+	uint64_t id;
+	uint64_t parent; /* heads: the containing dataset (0 for the pool's root); snapshots: the head */
+	char name[DS_NAME_MAX]; /* last component (snapshot: the part after '@') */
+	uint8_t type;
+	uint64_t guid, createtxg, creation;
+	tree_phys_t tree;          /* volumes and their snapshots */
+	uint64_t volsize, volblocksize;
+	uint64_t referenced;       /* bytes of blocks reachable from this tree */
+	uint64_t ref_origin;       /* of those, born at or before the origin (clones) */
+	uint64_t unique;           /* heads: bytes born after the latest snapshot */
+	uint64_t origin;           /* heads: origin snapshot id (clones), else 0 */
+	deadlist_t dl;
+	dsl_prop_t *props;
+	size_t nprops;
+	/* runtime */
+	vol_t *vol;                /* open volume (heads only), NULL until used */
+	int dirty;
+} dsl_ds_t;
+
+typedef struct dsl {
+	pool_t *pool;
+	dsl_ds_t **ds; /* every dataset and snapshot, in no particular order */
+	size_t nds, capds;
+	uint64_t next_id;
+	dsl_prop_t *pprops; /* pool properties (zpool set) */
+	size_t npprops;
+	tree_phys_t cat_tree; /* where the catalog lives */
+	uint64_t cat_len;     /* its length in bytes */
+} dsl_t;
+
+/* Open the datasets of an imported pool (reads and verifies the catalog). A new pool (empty
+ * catalog) gets its root dataset. The dsl borrows the pool; dsl_close does not close it. */
+int dsl_open(pool_t *p, dsl_t **out);
+/* Drop everything not committed. */
+void dsl_close(dsl_t *d);
+/* Sync dirty volumes, write the catalog, commit the txg. */
+int dsl_commit(dsl_t *d);
+
+/* Look up by full name; NULL (with an OpenZFS-style message) if missing. */
+dsl_ds_t *dsl_lookup(dsl_t *d, const char *name);
+void dsl_fullname(const dsl_t *d, const dsl_ds_t *ds, char *buf, size_t len);
+dsl_ds_t *dsl_by_id(const dsl_t *d, uint64_t id);
+dsl_ds_t *dsl_root(const dsl_t *d);
+/* Children (heads whose parent is ds) and snapshots of a head, sorted (by name / by txg).
+ * Caller frees the array. */
+size_t dsl_children(const dsl_t *d, const dsl_ds_t *ds, dsl_ds_t ***out);
+size_t dsl_snapshots(const dsl_t *d, const dsl_ds_t *ds, dsl_ds_t ***out);
+
+/* Create a filesystem (container) or, if volsize > 0, a volume. props are name=value pairs set
+ * locally (already validated by the caller with dsl_prop_validate). A thick volume gets
+ * refreservation = dsl_vol_refreservation() unless sparse. */
+int dsl_create(dsl_t *d, const char *name, uint64_t volsize, uint64_t volblocksize, int sparse,
+	       char *const *props, int nprops);
+/* Destroy one dataset (no children, no snapshots) or one snapshot (no clones). */
+int dsl_destroy(dsl_t *d, dsl_ds_t *ds);
+/* Snapshot several heads atomically (one txg): names are full "ds@snap". All or nothing. */
+int dsl_snapshot(dsl_t *d, char *const *names, int n);
+/* Roll a head back to its latest snapshot (the caller destroys newer ones first). */
+int dsl_rollback(dsl_t *d, dsl_ds_t *snap);
+/* Clone a snapshot into a new head. */
+int dsl_clone(dsl_t *d, dsl_ds_t *snap, const char *newname, char *const *props, int nprops);
+
+/* Open the volume of a head (cached in ds->vol) or a snapshot (caller closes with dsl_vol_close). */
+int dsl_vol_open(dsl_t *d, dsl_ds_t *ds, vol_t **out);
+void dsl_vol_close(dsl_ds_t *ds, vol_t *v);
+/* Change a volume's size (shrinking frees the blocks past the end). */
+int dsl_set_volsize(dsl_t *d, dsl_ds_t *ds, uint64_t size);
+/* Before buffering `bytes` more dirty data into ds: -ENOSPC if it cannot fit. Commits a txg
+ * when the dirty data of the open txg exceeds the dirty limit. */
+int dsl_write_throttle(dsl_t *d, dsl_ds_t *ds, uint64_t bytes);
+
+/* Properties. get: the effective value and where it comes from (source_ds = the dataset it is
+ * set on; NULL means the default). Returns 0, or -ENOENT if unset anywhere and no default. */
+const char *dsl_prop_get(const dsl_t *d, const dsl_ds_t *ds, const char *name, const dsl_ds_t **source_ds,
+			 uint8_t *source);
+/* The locally set value (or received, per source) or NULL. */
+const dsl_prop_t *dsl_prop_find(const dsl_ds_t *ds, const char *name);
+int dsl_prop_set(dsl_t *d, dsl_ds_t *ds, const char *name, const char *value, uint8_t source);
+int dsl_prop_inherit(dsl_t *d, dsl_ds_t *ds, const char *name);
+/* Validate a native property value for a dataset type; user properties (with ':') pass. */
+int dsl_prop_validate(const char *name, const char *value, int type);
+
+/* Space accounting (bytes). */
+typedef struct dsl_space {
+	uint64_t used, usedsnap, usedds, usedrefreserv, usedchild, avail, referenced, refreservation;
+	uint64_t written, logicalreferenced;
+} dsl_space_t;
+void dsl_space(const dsl_t *d, const dsl_ds_t *ds, dsl_space_t *s);
+/* OpenZFS's thick-volume refreservation: volsize plus indirect-block overhead. */
+uint64_t dsl_vol_refreservation(uint64_t volsize, uint64_t volblocksize);
+uint64_t dsl_pool_avail(const dsl_t *d);
+
+/* Visit every stored block (for scrub): data of all heads and snapshots, deadlist chains,
+ * the catalog. cb gets each bp once per reference (shared blocks may be seen more than once). */
+int dsl_walk_all(dsl_t *d, int (*cb)(void *arg, const bp_t *bp), void *arg);
+
+/* Pool-level records kept in the catalog (scan results, error counters, zpool set values). */
+const char *dsl_pprop_get(const dsl_t *d, const char *name);
+int dsl_pprop_set(dsl_t *d, const char *name, const char *value);
+/* Read and verify every live block; record the result for `zpool status` (commit after). */
+int dsl_scrub(dsl_t *d, uint64_t *examined, uint64_t *errors);
+/* Fold the pool's in-memory error counters into the persistent ones; returns 1 if anything
+ * changed (the caller commits), 0 if not, or a negative errno. */
+int dsl_record_errors(dsl_t *d);
+
+#endif

@@ -1,0 +1,468 @@
+/* pool/pool.c — pool create/import/export, txg commit, block I/O (see pool.h). */
+#include "pool/pool.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "pool/label.h"
+#include "pool/spacelog.h"
+#include "util/compress.h"
+#include "util/err.h"
+#include "util/guid.h"
+
+static int lock_vdev(vdev_t *v)
+{
+	if (flock(v->fd, LOCK_EX | LOCK_NB) < 0)
+		return terr(EBUSY, "'%s' is in use by another tarn process", v->path);
+	return 0;
+}
+
+static void close_all(pool_t *p)
+{
+	for (int i = 0; i < p->nvdevs; i++)
+		vdev_close(&p->vdevs[i]);
+	alloc_fini(&p->alloc);
+	free(p->log_bps);
+	free(p);
+}
+
+static int init_alloc(pool_t *p)
+{
+	uint64_t lo[POOL_MAX_VDEVS], hi[POOL_MAX_VDEVS];
+	for (int i = 0; i < p->nvdevs; i++) {
+		lo[i] = VDEV_DATA_START;
+		hi[i] = p->vdevs[i].size;
+	}
+	return alloc_init(&p->alloc, p->nvdevs, lo, hi);
+}
+
+static void fill_label(const pool_t *p, int i, uint32_t state, pool_label_t *l)
+{
+	memset(l, 0, sizeof(*l));
+	l->version = POOL_VERSION;
+	l->state = state;
+	l->pool_guid = p->guid;
+	l->vdev_guid = p->vdevs[i].guid;
+	l->vdev_index = (uint32_t)i;
+	l->nvdevs = (uint32_t)p->nvdevs;
+	l->vdev_size = p->vdevs[i].size;
+	l->create_time = p->create_time;
+	snprintf(l->name, sizeof(l->name), "%s", p->name);
+	for (int k = 0; k < p->nvdevs; k++)
+		l->vdev_guids[k] = p->vdevs[k].guid;
+}
+
+static int write_labels(pool_t *p, uint32_t state)
+{
+	for (int i = 0; i < p->nvdevs; i++) {
+		pool_label_t l;
+		fill_label(p, i, state, &l);
+		TRY(label_write(&p->vdevs[i], &l));
+	}
+	return 0;
+}
+
+int pool_read_label(const char *path, pool_label_t *lbl)
+{
+	vdev_t v;
+	TRY(vdev_open(&v, path, 1));
+	int rc = v.size < VDEV_DATA_START ? terr(EINVAL, "too small to hold a pool") : label_read(&v, lbl);
+	vdev_close(&v);
+	return rc;
+}
+
+int pool_create(const char *name, int nvdevs, char *const *paths, int force, pool_t **out)
+{
+	if (nvdevs < 1 || nvdevs > POOL_MAX_VDEVS)
+		return terr(EINVAL, "a pool needs 1 to %d devices", POOL_MAX_VDEVS);
+	if (strlen(name) >= POOL_NAME_MAX)
+		return terr(EINVAL, "name is too long");
+	pool_t *p = calloc(1, sizeof(*p));
+	if (!p)
+		return terr(ENOMEM, "out of memory");
+	snprintf(p->name, sizeof(p->name), "%s", name);
+	for (int i = 0; i < nvdevs; i++) {
+		for (int k = 0; k < i; k++)
+			if (!strcmp(paths[i], paths[k])) {
+				close_all(p);
+				return terr(EINVAL, "'%s' is specified more than once", paths[i]);
+			}
+		int rc = vdev_open(&p->vdevs[i], paths[i], 0);
+		if (rc < 0) {
+			close_all(p);
+			return rc;
+		}
+		p->nvdevs = i + 1;
+		if ((rc = lock_vdev(&p->vdevs[i])) < 0) {
+			close_all(p);
+			return rc;
+		}
+		if (p->vdevs[i].size < VDEV_MIN_SIZE) {
+			close_all(p);
+			return terr(EINVAL, "'%s' is too small: a device must be at least 64M", paths[i]);
+		}
+		pool_label_t old;
+		if (!force && label_read(&p->vdevs[i], &old) == 0 && old.state == POOL_STATE_ACTIVE) {
+			close_all(p);
+			return terr(EBUSY, "'%s' is part of active pool '%s' (use -f to override)", paths[i], old.name);
+		}
+		terr_clear();
+		p->vdevs[i].guid = guid_new();
+	}
+	p->guid = guid_new();
+	p->create_time = (uint64_t)time(NULL);
+	p->txg = 0;
+	int rc = init_alloc(p);
+	/* wipe the uberblock rings so no stale state from an earlier pool can be picked up */
+	uint8_t *zero = calloc(1, UB_SLOTS * UB_SLOT_SIZE);
+	if (!zero)
+		rc = terr(ENOMEM, "out of memory");
+	for (int i = 0; rc == 0 && i < nvdevs; i++)
+		rc = vdev_write(&p->vdevs[i], zero, UB_SLOTS * UB_SLOT_SIZE, VDEV_UB_START);
+	free(zero);
+	if (rc == 0)
+		rc = write_labels(p, POOL_STATE_ACTIVE);
+	if (rc == 0) {
+		bp_t none = { 0 };
+		rc = pool_commit(p, &none);
+	}
+	if (rc < 0) {
+		close_all(p);
+		return rc;
+	}
+	*out = p;
+	return 0;
+}
+
+/* Load the state an uberblock describes. */
+static int load_ub(pool_t *p, const uberblock_t *u)
+{
+	alloc_fini(&p->alloc);
+	free(p->log_bps);
+	p->log_bps = NULL;
+	p->log_nbps = p->log_cap = 0;
+	TRY(init_alloc(p));
+	p->txg = u->txg;
+	p->ub_time = u->timestamp;
+	p->catalog = u->catalog;
+	TRY(spacelog_load(p, &u->spacelog, u->txg));
+	if (!bp_is_hole(&u->catalog)) /* the catalog's root block must verify */
+		TRY(pool_verify_block(p, &u->catalog));
+	return 0;
+}
+
+static int ub_cmp_desc(const void *a, const void *b)
+{
+	const uberblock_t *x = a, *y = b;
+	return x->txg < y->txg ? 1 : x->txg > y->txg ? -1 : 0;
+}
+
+int pool_import(int nvdevs, char *const *paths, int flags, pool_t **out)
+{
+	pool_t *p = calloc(1, sizeof(*p));
+	if (!p)
+		return terr(ENOMEM, "out of memory");
+	pool_label_t lbl[POOL_MAX_VDEVS];
+	int rc = 0;
+	for (int i = 0; i < POOL_MAX_VDEVS; i++)
+		p->vdevs[i].fd = -1;
+	if (nvdevs < 1 || nvdevs > POOL_MAX_VDEVS) {
+		free(p);
+		return terr(EINVAL, "no devices");
+	}
+	for (int i = 0; i < nvdevs; i++) {
+		vdev_t v;
+		if ((rc = vdev_open(&v, paths[i], 0)) < 0)
+			goto fail;
+		if ((rc = lock_vdev(&v)) < 0) {
+			vdev_close(&v);
+			goto fail;
+		}
+		rc = v.size < VDEV_DATA_START ? terr(EINVAL, "too small to hold a pool") : label_read(&v, &lbl[i]);
+		if (rc < 0) {
+			terr_prefix(rc, "cannot import '%s'", paths[i]);
+			vdev_close(&v);
+			goto fail;
+		}
+		if (i == 0) {
+			p->nvdevs = (int)lbl[0].nvdevs;
+			p->guid = lbl[0].pool_guid;
+			p->create_time = lbl[0].create_time;
+			snprintf(p->name, sizeof(p->name), "%s", lbl[0].name);
+		}
+		uint32_t idx = lbl[i].vdev_index;
+		if (lbl[i].pool_guid != p->guid || lbl[i].nvdevs != (uint32_t)p->nvdevs ||
+		    p->vdevs[idx].fd >= 0) {
+			vdev_close(&v);
+			rc = terr(EINVAL, "cannot import: '%s' does not belong with the other devices", paths[i]);
+			goto fail;
+		}
+		if (v.size < lbl[i].vdev_size) {
+			vdev_close(&v);
+			rc = terr(EINVAL, "cannot import '%s': device is truncated (%llu bytes, label says %llu)",
+				  paths[i], (unsigned long long)v.size, (unsigned long long)lbl[i].vdev_size);
+			goto fail;
+		}
+		v.size = lbl[i].vdev_size;
+		v.guid = lbl[i].vdev_guid;
+		p->vdevs[idx] = v;
+	}
+	if (nvdevs != p->nvdevs) {
+		rc = terr(ENXIO, "cannot import '%s': %d of %d devices are missing", p->name,
+			  p->nvdevs - nvdevs, p->nvdevs);
+		goto fail;
+	}
+	uint32_t state = lbl[0].state;
+	if (state == POOL_STATE_DESTROYED && !(flags & POOL_IMPORT_DESTROYED)) {
+		rc = terr(ENOENT, "cannot import '%s': pool was destroyed (use -D)", p->name);
+		goto fail;
+	}
+	if ((flags & POOL_IMPORT_OPEN) && state != POOL_STATE_ACTIVE) {
+		rc = terr(ENOENT, "pool '%s' is not imported (it was %s)", p->name,
+			  state == POOL_STATE_EXPORTED ? "exported" : "destroyed");
+		goto fail;
+	}
+	if (state == POOL_STATE_ACTIVE && !(flags & (POOL_IMPORT_FORCE | POOL_IMPORT_OPEN))) {
+		rc = terr(EBUSY, "cannot import '%s': pool may be in use from other system, it was last "
+				 "accessed without export (use -f to import anyway)", p->name);
+		goto fail;
+	}
+	/* gather every valid uberblock of this pool, newest first */
+	uint64_t guid_sum = 0;
+	for (int i = 0; i < p->nvdevs; i++)
+		guid_sum += p->vdevs[i].guid;
+	uberblock_t *ubs = calloc((size_t)p->nvdevs * UB_SLOTS, sizeof(*ubs));
+	uint8_t *ring = malloc(UB_SLOTS * UB_SLOT_SIZE);
+	size_t nub = 0;
+	if (!ubs || !ring) {
+		free(ubs);
+		free(ring);
+		rc = terr(ENOMEM, "out of memory");
+		goto fail;
+	}
+	for (int i = 0; i < p->nvdevs; i++) {
+		if (vdev_read(&p->vdevs[i], ring, UB_SLOTS * UB_SLOT_SIZE, VDEV_UB_START) < 0)
+			continue;
+		for (uint32_t s = 0; s < UB_SLOTS; s++) {
+			uberblock_t u;
+			if (ub_decode(ring + (size_t)s * UB_SLOT_SIZE, &u) == 0 && u.pool_guid == p->guid &&
+			    u.guid_sum == guid_sum && u.txg % UB_SLOTS == s)
+				ubs[nub++] = u;
+		}
+	}
+	free(ring);
+	qsort(ubs, nub, sizeof(*ubs), ub_cmp_desc);
+	rc = terr(EIO, "cannot import '%s': no valid uberblock found", p->name);
+	char why[TERR_MSG_MAX] = "";
+	for (size_t i = 0; i < nub; i++) {
+		if (i && ubs[i].txg == ubs[i - 1].txg)
+			continue;
+		rc = load_ub(p, &ubs[i]);
+		if (rc == 0) {
+			/* after a rewind, number new txgs past every abandoned uberblock so that
+			 * none of them can ever look newer than what we commit next */
+			p->rewound = i > 0;
+			p->txg = ubs[0].txg;
+			break;
+		}
+		if (!why[0])
+			snprintf(why, sizeof(why), "%s", terr_msg());
+	}
+	free(ubs);
+	if (rc < 0) {
+		if (why[0])
+			rc = terr(EIO, "cannot import '%s': pool metadata is corrupt (%s)", p->name, why);
+		goto fail;
+	}
+	for (int i = 0; i < p->nvdevs; i++) /* the rewind (if any) must not count as errors */
+		p->vdevs[i].cksum_errors = p->vdevs[i].read_errors = 0;
+	p->cksum_errors = 0;
+	if (!(flags & POOL_IMPORT_OPEN) && (rc = write_labels(p, POOL_STATE_ACTIVE)) < 0)
+		goto fail;
+	*out = p;
+	return 0;
+fail:
+	p->nvdevs = POOL_MAX_VDEVS; /* close whatever was opened */
+	close_all(p);
+	return rc;
+}
+
+void pool_close(pool_t *p)
+{
+	if (p)
+		close_all(p);
+}
+
+int pool_export(pool_t *p, enum pool_state state)
+{
+	int rc = write_labels(p, state);
+	close_all(p);
+	return rc;
+}
+
+int pool_write_block(pool_t *p, enum bp_type type, int level, const void *data, uint32_t lsize,
+		     int comp, int cksum_type, bp_t *bp)
+{
+	uint8_t *cbuf = NULL;
+	const void *out = data;
+	uint32_t psize = lsize;
+	if (comp != COMP_OFF) {
+		size_t cap = comp_bound(comp, lsize);
+		cbuf = malloc(cap + SECTOR);
+		if (!cbuf)
+			return terr(ENOMEM, "out of memory");
+		size_t c = comp_compress(comp, data, lsize, cbuf, cap);
+		if (c > 0) {
+			out = cbuf;
+			psize = (uint32_t)c;
+		} else {
+			comp = COMP_OFF;
+		}
+	}
+	memset(bp, 0, sizeof(*bp));
+	bp->type = (uint8_t)type;
+	bp->level = (uint8_t)level;
+	bp->psize = psize;
+	bp->lsize = lsize;
+	bp->comp = (uint8_t)comp;
+	bp->cksum_type = (uint8_t)cksum_type;
+	bp->birth = pool_open_txg(p);
+	cksum_compute(cksum_type, out, psize, bp->cksum);
+	uint64_t asize = bp_asize(bp);
+	int rc = alloc_take(&p->alloc, asize, bp->birth, &bp->vdev, &bp->offset);
+	if (rc == 0) {
+		if (asize != psize) { /* pad the tail sector with zeros */
+			uint8_t *pad = cbuf && out == cbuf ? cbuf : malloc(asize);
+			if (!pad) {
+				free(cbuf);
+				return terr(ENOMEM, "out of memory");
+			}
+			if (pad != out)
+				memcpy(pad, out, psize);
+			memset(pad + psize, 0, asize - psize);
+			rc = vdev_write(&p->vdevs[bp->vdev], pad, asize, bp->offset);
+			if (pad != cbuf)
+				free(pad);
+		} else {
+			rc = vdev_write(&p->vdevs[bp->vdev], out, asize, bp->offset);
+		}
+		p->dirty_bytes_written += asize;
+	}
+	free(cbuf);
+	return rc;
+}
+
+static int check_bp(pool_t *p, const bp_t *bp)
+{
+	if (bp->vdev >= p->nvdevs || bp->offset < VDEV_DATA_START ||
+	    bp->offset + bp_asize(bp) > p->vdevs[bp->vdev].size || bp->birth > pool_open_txg(p)) {
+		p->cksum_errors++;
+		return terr(EIO, "block pointer out of range (vdev %u offset %llu)", bp->vdev,
+			    (unsigned long long)bp->offset);
+	}
+	return 0;
+}
+
+/* Read the stored bytes of bp into a new buffer (caller frees) and verify the checksum. */
+static int read_verified(pool_t *p, const bp_t *bp, uint8_t **out)
+{
+	TRY(check_bp(p, bp));
+	uint64_t asize = bp_asize(bp);
+	uint8_t *buf = malloc(asize);
+	if (!buf)
+		return terr(ENOMEM, "out of memory");
+	vdev_t *v = &p->vdevs[bp->vdev];
+	int rc = vdev_read(v, buf, asize, bp->offset);
+	if (rc < 0) {
+		p->io_errors++;
+		free(buf);
+		return rc;
+	}
+	uint8_t c[CKSUM_LEN];
+	cksum_compute(bp->cksum_type, buf, bp->psize, c);
+	if (!cksum_equal(c, bp->cksum)) {
+		v->cksum_errors++;
+		p->cksum_errors++;
+		free(buf);
+		return terr(EIO, "checksum mismatch in block at %s offset %llu", v->path,
+			    (unsigned long long)bp->offset);
+	}
+	*out = buf;
+	return 0;
+}
+
+int pool_verify_block(pool_t *p, const bp_t *bp)
+{
+	uint8_t *buf;
+	if (bp_is_hole(bp))
+		return 0;
+	TRY(read_verified(p, bp, &buf));
+	free(buf);
+	return 0;
+}
+
+int pool_read_block(pool_t *p, const bp_t *bp, void *dst)
+{
+	uint8_t *buf;
+	if (bp_is_hole(bp)) {
+		memset(dst, 0, bp->lsize);
+		return 0;
+	}
+	TRY(read_verified(p, bp, &buf));
+	int rc = 0;
+	if (bp->comp == COMP_OFF)
+		memcpy(dst, buf, bp->lsize);
+	else if ((rc = comp_decompress(bp->comp, buf, bp->psize, dst, bp->lsize)) < 0) {
+		p->vdevs[bp->vdev].cksum_errors++;
+		p->cksum_errors++;
+	}
+	free(buf);
+	return rc;
+}
+
+int pool_free_block(pool_t *p, const bp_t *bp)
+{
+	if (bp_is_hole(bp))
+		return 0;
+	if (bp->vdev >= p->nvdevs)
+		return terr(EIO, "free of a block on unknown vdev %u", bp->vdev);
+	return alloc_free(&p->alloc, bp->vdev, bp->offset, bp_asize(bp), pool_open_txg(p));
+}
+
+int pool_commit(pool_t *p, const bp_t *catalog)
+{
+	uint64_t txg = pool_open_txg(p);
+	TRY(spacelog_commit(p));
+	for (int i = 0; i < p->nvdevs; i++)
+		TRY(vdev_flush(&p->vdevs[i]));
+	uberblock_t u = { .version = POOL_VERSION, .txg = txg, .pool_guid = p->guid,
+			  .timestamp = (uint64_t)time(NULL), .catalog = *catalog,
+			  .spacelog = p->spacelog, .log_entries = p->log_entries };
+	for (int i = 0; i < p->nvdevs; i++)
+		u.guid_sum += p->vdevs[i].guid;
+	uint8_t *buf = malloc(UB_SLOT_SIZE);
+	if (!buf)
+		return terr(ENOMEM, "out of memory");
+	ub_encode(&u, buf);
+	int rc = 0;
+	for (int i = 0; rc == 0 && i < p->nvdevs; i++)
+		rc = vdev_write(&p->vdevs[i], buf, UB_SLOT_SIZE, VDEV_UB_START + (txg % UB_SLOTS) * UB_SLOT_SIZE);
+	free(buf);
+	for (int i = 0; rc == 0 && i < p->nvdevs; i++)
+		rc = vdev_flush(&p->vdevs[i]);
+	TRY(rc);
+	p->txg = txg;
+	p->ub_time = u.timestamp;
+	p->catalog = *catalog;
+	p->dirty_bytes_written = 0;
+	alloc_committed(&p->alloc, txg);
+	return 0;
+}
+
+uint64_t pool_size(const pool_t *p) { return alloc_total_bytes(&p->alloc); }
+uint64_t pool_free(const pool_t *p) { return alloc_free_bytes(&p->alloc); }
+uint64_t pool_allocated(const pool_t *p) { return pool_size(p) - pool_free(p); }

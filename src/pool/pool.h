@@ -1,0 +1,99 @@
+/* pool/pool.h — a pool: a set of vdevs (striped), its labels, the uberblock ring, the space
+ * allocator and its persistent space log, and block I/O with compression and checksums.
+ *
+ * Transactions: blocks written now are born in the *open txg* (pool_open_txg()). Nothing is
+ * visible after a crash until pool_commit() has written the space log, flushed, written the
+ * uberblock for that txg into every vdev's ring and flushed again. Import picks the newest
+ * uberblock whose checksum verifies and whose space log and catalog load; a damaged newest one
+ * falls back to older ones.
+ *
+ * A pool is opened by one process at a time (exclusive flock on every vdev).
+ */
+#ifndef TARN_POOL_POOL_H
+#define TARN_POOL_POOL_H
+
+#include <stdint.h>
+
+#include "pool/alloc.h"
+#include "pool/bp.h"
+#include "pool/vdev.h"
+
+#define POOL_VERSION 1
+#define POOL_MAX_VDEVS 64
+#define POOL_NAME_MAX 256
+
+enum pool_state { POOL_STATE_ACTIVE = 0, POOL_STATE_EXPORTED = 1, POOL_STATE_DESTROYED = 2 };
+
+/* What a vdev's label says (decoded). */
+typedef struct pool_label {
+	uint32_t version;
+	uint32_t state;
+	uint64_t pool_guid, vdev_guid;
+	uint32_t vdev_index, nvdevs;
+	uint64_t vdev_size;
+	uint64_t create_time;
+	char name[POOL_NAME_MAX];
+	uint64_t vdev_guids[POOL_MAX_VDEVS];
+} pool_label_t;
+
+typedef struct pool {
+	char name[POOL_NAME_MAX];
+	uint64_t guid;
+	uint64_t create_time;
+	int nvdevs;
+	vdev_t vdevs[POOL_MAX_VDEVS];
+	uint64_t txg;        /* last committed txg */
+	uint64_t ub_time;    /* timestamp of that commit */
+	bp_t catalog;        /* root of the dataset catalog as of txg */
+	bp_t spacelog;       /* newest block of the space-log chain */
+	uint64_t log_entries;
+	bp_t *log_bps;       /* every block of the space-log chain (for condensing) */
+	size_t log_nbps, log_cap;
+	allocator_t alloc;
+	uint64_t cksum_errors, io_errors; /* pool-wide counters since import */
+	int rewound;         /* import fell back to an older uberblock */
+	uint64_t dirty_bytes_written; /* bytes written in the open txg (throttling hints) */
+} pool_t;
+
+/* Create a pool on the given files/devices (each >= 64 MiB, not part of an active pool unless
+ * force). Writes labels and an empty txg-1 state. On success *out is open and owned by the
+ * caller (pool_close). Nothing is written if a check fails. */
+int pool_create(const char *name, int nvdevs, char *const *paths, int force, pool_t **out);
+
+/* Read and verify the label of one device. -EINVAL with a reason if it holds no tarn pool. */
+int pool_read_label(const char *path, pool_label_t *lbl);
+
+/* FORCE: import a pool whose labels say active; DESTROYED: import a destroyed pool; OPEN: open
+ * a pool this host already has imported (labels active, left unchanged). */
+enum { POOL_IMPORT_FORCE = 1, POOL_IMPORT_DESTROYED = 2, POOL_IMPORT_OPEN = 4 };
+/* Open a pool from its devices (all of them, any order). Refuses an active pool unless
+ * POOL_IMPORT_FORCE, a destroyed one unless POOL_IMPORT_DESTROYED. Marks labels active. */
+int pool_import(int nvdevs, char *const *paths, int flags, pool_t **out);
+
+/* Close (after the caller committed what it wanted). Labels stay active (pool still imported). */
+void pool_close(pool_t *p);
+/* Mark the labels exported (or destroyed) and close. */
+int pool_export(pool_t *p, enum pool_state state);
+
+static inline uint64_t pool_open_txg(const pool_t *p) { return p->txg + 1; }
+
+/* Compress (if comp says so and it saves >= 1/8), checksum, allocate and write one block
+ * born in the open txg; fills *bp. -ENOSPC when the pool is full. */
+int pool_write_block(pool_t *p, enum bp_type type, int level, const void *data, uint32_t lsize,
+		     int comp, int cksum_type, bp_t *bp);
+/* Read one block into buf (bp->lsize bytes), verifying its checksum. A mismatch counts a
+ * CKSUM error on the vdev and returns -EIO; bad bytes are never returned. */
+int pool_read_block(pool_t *p, const bp_t *bp, void *buf);
+/* Read the stored bytes and verify the checksum only (scrub). */
+int pool_verify_block(pool_t *p, const bp_t *bp);
+/* Free a block (deferred: reusable two txgs after the current one commits). Holes are no-ops. */
+int pool_free_block(pool_t *p, const bp_t *bp);
+
+/* Commit the open txg with `catalog` as the new catalog root. */
+int pool_commit(pool_t *p, const bp_t *catalog);
+
+uint64_t pool_size(const pool_t *p);
+uint64_t pool_allocated(const pool_t *p);
+uint64_t pool_free(const pool_t *p);
+
+#endif

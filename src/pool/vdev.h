@@ -1,0 +1,46 @@
+/* pool/vdev.h — a leaf vdev: one file or block device holding part of a pool.
+ *
+ * Layout of every vdev (docs/format.md): label copies at offsets 0 and 4 KiB, the uberblock
+ * ring (UB_SLOTS slots of 4 KiB) from 8 KiB, allocatable space from VDEV_DATA_START to the end
+ * (rounded down to SECTOR). Writes go to the OS page cache; vdev_flush makes them durable.
+ *
+ * Fault injection for tests (environment, read at open): TARN_TORN_AFTER=N makes the N-th flush
+ * (counted per process, across vdevs) simulate a power cut: the writes issued since the
+ * previous flush are applied partially (a random subset, in random order, some torn at 512-byte
+ * granularity; TARN_TORN_SEED seeds it) and the process exits with status 99.
+ */
+#ifndef TARN_POOL_VDEV_H
+#define TARN_POOL_VDEV_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+#define VDEV_LABEL_SIZE 4096u
+#define UB_SLOTS 128u
+#define UB_SLOT_SIZE 4096u
+#define VDEV_UB_START (2 * VDEV_LABEL_SIZE)
+#define VDEV_DATA_START (1u << 20)
+#define VDEV_MIN_SIZE (64ull << 20) /* as ZFS: a vdev must be at least 64 MiB */
+
+typedef struct vdev {
+	char path[4096];
+	int fd;
+	uint64_t size;     /* usable bytes (whole file/device rounded down to SECTOR) */
+	uint64_t guid;
+	uint64_t read_errors, write_errors, cksum_errors; /* since import (zpool status) */
+	struct torn_buf *torn; /* fault injection: writes buffered since the last flush */
+} vdev_t;
+
+/* Open a file or block device read-write (readonly if ro). Fails with a message naming the
+ * path. Caller owns *v and closes it with vdev_close. */
+int vdev_open(vdev_t *v, const char *path, int ro);
+void vdev_close(vdev_t *v);
+
+/* Full-length positional I/O; short transfers and errors become -EIO with a message, and
+ * bump the vdev's READ/WRITE error counters. */
+int vdev_read(vdev_t *v, void *buf, size_t len, uint64_t off);
+int vdev_write(vdev_t *v, const void *buf, size_t len, uint64_t off);
+/* Make every completed write durable (fdatasync). */
+int vdev_flush(vdev_t *v);
+
+#endif

@@ -1,0 +1,442 @@
+/* tree/tree.c — copy-on-write block trees (see tree.h, docs/format.md "Block tree"). */
+#include "tree/tree.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/compress.h"
+#include "util/err.h"
+
+struct dirty_blk {
+	avl_node_t node;
+	uint64_t blkid;
+	uint8_t *buf; /* NULL: the block becomes a hole */
+};
+
+struct tnode {
+	avl_node_t node;
+	int level;
+	uint64_t idx;
+	int dirty;
+	bp_t kids[TREE_FANOUT];
+};
+
+static int dirty_cmp(const avl_node_t *a, const avl_node_t *b)
+{
+	uint64_t x = avl_entry(a, struct dirty_blk, node)->blkid, y = avl_entry(b, struct dirty_blk, node)->blkid;
+	return x < y ? -1 : x > y;
+}
+
+static int tnode_cmp(const avl_node_t *a, const avl_node_t *b)
+{
+	const struct tnode *x = avl_entry(a, struct tnode, node), *y = avl_entry(b, struct tnode, node);
+	if (x->level != y->level)
+		return x->level < y->level ? -1 : 1;
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+void tree_phys_init(tree_phys_t *ph, uint32_t dblksz)
+{
+	memset(ph, 0, sizeof(*ph));
+	ph->levels = 2;
+	ph->dblksz = dblksz;
+}
+
+void tree_open(tree_t *t, pool_t *p, const tree_phys_t *ph, const tree_ops_t *ops, void *ctx,
+	       int comp, int cksum)
+{
+	memset(t, 0, sizeof(*t));
+	t->pool = p;
+	t->phys = *ph;
+	t->ops = ops;
+	t->ctx = ctx;
+	t->comp = comp;
+	t->cksum = cksum ? cksum : CKSUM_XXH3_128;
+	t->readonly = ops == NULL;
+	avl_init(&t->dirty, dirty_cmp);
+	avl_init(&t->nodes, tnode_cmp);
+}
+
+static void drop_dirty(tree_t *t)
+{
+	avl_node_t *n;
+	while ((n = avl_first(&t->dirty))) {
+		struct dirty_blk *d = avl_entry(n, struct dirty_blk, node);
+		avl_remove(&t->dirty, n);
+		free(d->buf);
+		free(d);
+	}
+	t->dirty_count = 0;
+}
+
+void tree_close(tree_t *t)
+{
+	avl_node_t *n;
+	drop_dirty(t);
+	while ((n = avl_first(&t->nodes))) {
+		avl_remove(&t->nodes, n);
+		free(avl_entry(n, struct tnode, node));
+	}
+	t->nnodes = 0;
+}
+
+void tree_trim_cache(tree_t *t)
+{
+	avl_node_t *n = avl_first(&t->nodes);
+	while (n) {
+		avl_node_t *next = avl_next(n);
+		struct tnode *tn = avl_entry(n, struct tnode, node);
+		if (!tn->dirty) {
+			avl_remove(&t->nodes, n);
+			free(tn);
+			t->nnodes--;
+		}
+		n = next;
+	}
+}
+
+static uint64_t capacity(uint32_t levels)
+{
+	uint64_t c = 1;
+	for (uint32_t i = 1; i < levels; i++) {
+		if (c > UINT64_MAX / TREE_FANOUT)
+			return UINT64_MAX;
+		c *= TREE_FANOUT;
+	}
+	return c;
+}
+
+/* Decode an indirect block's pointers, validating each against its parent. */
+static int decode_node(const uint8_t *buf, const bp_t *self, struct tnode *n)
+{
+	for (unsigned i = 0; i < TREE_FANOUT; i++) {
+		if (bp_decode(buf + (size_t)i * BP_SIZE, &n->kids[i]) < 0 ||
+		    n->kids[i].birth > self->birth ||
+		    (!bp_is_hole(&n->kids[i]) && n->kids[i].level != self->level - 1))
+			return terr(EIO, "corrupt indirect block at vdev %u offset %llu", self->vdev,
+				    (unsigned long long)self->offset);
+	}
+	return 0;
+}
+
+/* Materialize the children of the block `bp` (a level-`level` indirect block). */
+static int load_kids(pool_t *p, const bp_t *bp, int level, struct tnode *n)
+{
+	if (bp_is_hole(bp)) {
+		for (unsigned i = 0; i < TREE_FANOUT; i++) {
+			memset(&n->kids[i], 0, sizeof(bp_t));
+			n->kids[i].birth = bp->birth;
+		}
+		return 0;
+	}
+	if (bp->type != BPT_INDIRECT || bp->level != level || bp->lsize != TREE_IBLKSZ)
+		return terr(EIO, "corrupt block pointer: expected an indirect block of level %d", level);
+	uint8_t *buf = malloc(TREE_IBLKSZ);
+	if (!buf)
+		return terr(ENOMEM, "out of memory");
+	int rc = pool_read_block(p, bp, buf);
+	if (rc == 0)
+		rc = decode_node(buf, bp, n);
+	free(buf);
+	return rc;
+}
+
+static int get_node(tree_t *t, int level, uint64_t idx, struct tnode **out)
+{
+	struct tnode key = { .level = level, .idx = idx };
+	avl_node_t *f = avl_find(&t->nodes, &key.node);
+	if (f) {
+		*out = avl_entry(f, struct tnode, node);
+		return 0;
+	}
+	bp_t bp;
+	if (level == (int)t->phys.levels - 1) {
+		if (idx != 0)
+			return terr(EINVAL, "block tree index out of range");
+		bp = t->phys.root;
+	} else {
+		struct tnode *parent;
+		TRY(get_node(t, level + 1, idx / TREE_FANOUT, &parent));
+		bp = parent->kids[idx % TREE_FANOUT];
+	}
+	struct tnode *n = malloc(sizeof(*n));
+	if (!n)
+		return terr(ENOMEM, "out of memory");
+	n->level = level;
+	n->idx = idx;
+	n->dirty = 0;
+	int rc = load_kids(t->pool, &bp, level, n);
+	if (rc < 0) {
+		free(n);
+		return rc;
+	}
+	avl_insert(&t->nodes, &n->node);
+	t->nnodes++;
+	*out = n;
+	return 0;
+}
+
+int tree_lookup(tree_t *t, uint64_t blkid, bp_t *bp)
+{
+	if (blkid >= capacity(t->phys.levels)) {
+		memset(bp, 0, sizeof(*bp));
+		return 0;
+	}
+	struct tnode *n;
+	TRY(get_node(t, 1, blkid / TREE_FANOUT, &n));
+	*bp = n->kids[blkid % TREE_FANOUT];
+	return 0;
+}
+
+static struct dirty_blk *find_dirty(tree_t *t, uint64_t blkid)
+{
+	struct dirty_blk key = { .blkid = blkid };
+	avl_node_t *n = avl_find(&t->dirty, &key.node);
+	return n ? avl_entry(n, struct dirty_blk, node) : NULL;
+}
+
+int tree_read(tree_t *t, uint64_t blkid, void *buf)
+{
+	struct dirty_blk *d = find_dirty(t, blkid);
+	if (d) {
+		if (d->buf)
+			memcpy(buf, d->buf, t->phys.dblksz);
+		else
+			memset(buf, 0, t->phys.dblksz);
+		return 0;
+	}
+	bp_t bp;
+	TRY(tree_lookup(t, blkid, &bp));
+	if (bp_is_hole(&bp)) {
+		memset(buf, 0, t->phys.dblksz);
+		return 0;
+	}
+	if (bp.type != BPT_DATA || bp.level != 0 || bp.lsize != t->phys.dblksz)
+		return terr(EIO, "corrupt block pointer for block %llu", (unsigned long long)blkid);
+	return pool_read_block(t->pool, &bp, buf);
+}
+
+static int grow_to(tree_t *t, uint64_t blkid)
+{
+	while (blkid >= capacity(t->phys.levels)) {
+		if (t->phys.levels >= TREE_MAX_LEVELS)
+			return terr(EFBIG, "object too large");
+		/* the new root's first child is the old root; nothing is killed */
+		struct tnode *n = calloc(1, sizeof(*n));
+		if (!n)
+			return terr(ENOMEM, "out of memory");
+		n->level = (int)t->phys.levels;
+		n->idx = 0;
+		n->dirty = 1;
+		n->kids[0] = t->phys.root;
+		for (unsigned i = 1; i < TREE_FANOUT; i++)
+			n->kids[i].birth = 0;
+		avl_insert(&t->nodes, &n->node);
+		t->nnodes++;
+		t->phys.levels++;
+		memset(&t->phys.root, 0, sizeof(bp_t));
+		t->phys.root.birth = n->kids[0].birth;
+	}
+	return 0;
+}
+
+static int add_dirty(tree_t *t, uint64_t blkid, uint8_t *buf, struct dirty_blk **out)
+{
+	struct dirty_blk *d = malloc(sizeof(*d));
+	if (!d)
+		return terr(ENOMEM, "out of memory");
+	d->blkid = blkid;
+	d->buf = buf;
+	avl_insert(&t->dirty, &d->node);
+	t->dirty_count++;
+	*out = d;
+	return 0;
+}
+
+int tree_dirty(tree_t *t, uint64_t blkid, uint8_t **buf)
+{
+	if (t->readonly)
+		return terr(EROFS, "read-only object");
+	TRY(grow_to(t, blkid));
+	struct dirty_blk *d = find_dirty(t, blkid);
+	if (d && d->buf) {
+		*buf = d->buf;
+		return 0;
+	}
+	uint8_t *b = malloc(t->phys.dblksz);
+	if (!b)
+		return terr(ENOMEM, "out of memory");
+	int rc = d ? (memset(b, 0, t->phys.dblksz), 0) : tree_read(t, blkid, b);
+	if (rc < 0) {
+		free(b);
+		return rc;
+	}
+	if (d) {
+		d->buf = b;
+	} else if ((rc = add_dirty(t, blkid, b, &d)) < 0) {
+		free(b);
+		return rc;
+	}
+	*buf = b;
+	return 0;
+}
+
+int tree_punch(tree_t *t, uint64_t first, uint64_t count)
+{
+	if (t->readonly)
+		return terr(EROFS, "read-only object");
+	uint64_t cap = capacity(t->phys.levels);
+	for (uint64_t b = first; b < first + count && b < cap; b++) {
+		struct dirty_blk *d = find_dirty(t, b);
+		if (d) {
+			free(d->buf);
+			d->buf = NULL;
+			continue;
+		}
+		/* skip whole hole regions at L1 granularity without creating dirty entries */
+		struct tnode *n;
+		TRY(get_node(t, 1, b / TREE_FANOUT, &n));
+		if (bp_is_hole(&n->kids[b % TREE_FANOUT]))
+			continue;
+		TRY(add_dirty(t, b, NULL, &d));
+	}
+	return 0;
+}
+
+static int is_zero(const uint8_t *b, size_t len)
+{
+	static const uint8_t z[4096];
+	for (size_t off = 0; off < len; off += sizeof(z)) {
+		size_t n = len - off < sizeof(z) ? len - off : sizeof(z);
+		if (memcmp(b + off, z, n))
+			return 0;
+	}
+	return 1;
+}
+
+/* Replace the pointer in slot `slot` of node n with nb, killing the old one. */
+static int replace_kid(tree_t *t, struct tnode *n, unsigned slot, const bp_t *nb)
+{
+	bp_t old = n->kids[slot];
+	if (!bp_is_hole(nb))
+		t->ops->born(t->ctx, nb);
+	n->kids[slot] = *nb;
+	n->dirty = 1;
+	if (!bp_is_hole(&old))
+		TRY(t->ops->kill(t->ctx, &old));
+	return 0;
+}
+
+int tree_sync(tree_t *t)
+{
+	if (t->readonly)
+		return terr(EROFS, "read-only object");
+	uint64_t txg = pool_open_txg(t->pool);
+	uint8_t *ibuf = NULL;
+	int rc = 0;
+	/* data blocks */
+	for (avl_node_t *an = avl_first(&t->dirty); an; an = avl_next(an)) {
+		struct dirty_blk *d = avl_entry(an, struct dirty_blk, node);
+		struct tnode *n;
+		TRY(get_node(t, 1, d->blkid / TREE_FANOUT, &n));
+		unsigned slot = (unsigned)(d->blkid % TREE_FANOUT);
+		bp_t nb = { 0 };
+		if (!d->buf || is_zero(d->buf, t->phys.dblksz)) {
+			if (bp_is_hole(&n->kids[slot]))
+				continue; /* a hole stays the same hole */
+			nb.birth = txg;
+		} else {
+			TRY(pool_write_block(t->pool, BPT_DATA, 0, d->buf, t->phys.dblksz, t->comp, t->cksum, &nb));
+		}
+		TRY(replace_kid(t, n, slot, &nb));
+	}
+	drop_dirty(t);
+	/* indirect blocks, bottom-up */
+	ibuf = malloc(TREE_IBLKSZ);
+	if (!ibuf)
+		return terr(ENOMEM, "out of memory");
+	for (int level = 1; level < (int)t->phys.levels && rc == 0; level++) {
+		struct tnode key = { .level = level, .idx = 0 };
+		for (avl_node_t *an = avl_lower_bound(&t->nodes, &key.node); an && rc == 0; an = avl_next(an)) {
+			struct tnode *n = avl_entry(an, struct tnode, node);
+			if (n->level != level)
+				break;
+			if (!n->dirty)
+				continue;
+			bp_t nb = { 0 };
+			int all_holes = 1;
+			uint64_t maxbirth = 0;
+			for (unsigned i = 0; i < TREE_FANOUT; i++) {
+				if (!bp_is_hole(&n->kids[i]))
+					all_holes = 0;
+				if (n->kids[i].birth > maxbirth)
+					maxbirth = n->kids[i].birth;
+				bp_encode(&n->kids[i], ibuf + (size_t)i * BP_SIZE);
+			}
+			if (all_holes)
+				nb.birth = maxbirth;
+			else
+				rc = pool_write_block(t->pool, BPT_INDIRECT, level, ibuf, TREE_IBLKSZ, COMP_LZ4,
+						      t->cksum, &nb);
+			if (rc < 0)
+				break;
+			n->dirty = 0;
+			if (level == (int)t->phys.levels - 1) {
+				bp_t old = t->phys.root;
+				if (!bp_is_hole(&nb))
+					t->ops->born(t->ctx, &nb);
+				t->phys.root = nb;
+				if (!bp_is_hole(&old))
+					rc = t->ops->kill(t->ctx, &old);
+			} else {
+				struct tnode *parent;
+				rc = get_node(t, level + 1, n->idx / TREE_FANOUT, &parent);
+				if (rc == 0)
+					rc = replace_kid(t, parent, (unsigned)(n->idx % TREE_FANOUT), &nb);
+			}
+		}
+	}
+	free(ibuf);
+	if (rc == 0 && t->nnodes > 4096)
+		tree_trim_cache(t);
+	return rc;
+}
+
+struct walk {
+	pool_t *p;
+	uint64_t min_birth;
+	int holes;
+	tree_walk_fn cb;
+	void *arg;
+	uint8_t *bufs[TREE_MAX_LEVELS];
+};
+
+static int walk_bp(struct walk *w, const bp_t *bp, int level, uint64_t first)
+{
+	if (bp->birth <= w->min_birth)
+		return 0;
+	if (bp_is_hole(bp))
+		return w->holes ? w->cb(w->arg, bp, level, first) : 0;
+	int rc = w->cb(w->arg, bp, level, first);
+	if (rc != 0 || level == 0)
+		return rc;
+	if (level >= TREE_MAX_LEVELS || bp->level != level || bp->type != BPT_INDIRECT)
+		return terr(EIO, "corrupt block pointer in block tree");
+	struct tnode *n = malloc(sizeof(*n));
+	if (!n)
+		return terr(ENOMEM, "out of memory");
+	rc = load_kids(w->p, bp, level, n);
+	uint64_t span = capacity((uint32_t)level);
+	for (unsigned i = 0; rc == 0 && i < TREE_FANOUT; i++)
+		rc = walk_bp(w, &n->kids[i], level - 1, first + i * span);
+	free(n);
+	return rc;
+}
+
+int tree_walk(pool_t *p, const tree_phys_t *ph, uint64_t min_birth, int holes, tree_walk_fn cb, void *arg)
+{
+	struct walk w = { .p = p, .min_birth = min_birth, .holes = holes, .cb = cb, .arg = arg };
+	if (ph->levels < 2 || ph->levels > TREE_MAX_LEVELS)
+		return terr(EIO, "corrupt block tree (levels %u)", ph->levels);
+	return walk_bp(&w, &ph->root, (int)ph->levels - 1, 0);
+}

@@ -1,0 +1,88 @@
+/* tree/tree.h — copy-on-write block trees ("objects"): a radix tree of indirect blocks over
+ * fixed-size data blocks. Volumes, and any pool metadata that is a sequence of bytes, are
+ * stored this way.
+ *
+ * An object is described by tree_phys_t (stored by its owner, e.g. in the catalog). A tree_t is
+ * an open handle: it caches decoded indirect blocks and holds dirty data blocks in memory until
+ * tree_sync() writes them (born in the pool's open txg), rewrites the indirect path above them
+ * copy-on-write, and reports every block it creates (born) and replaces (killed) to the owner's
+ * callbacks, which decide what is freed and how space is charged. Nothing is written in place.
+ *
+ * Every indirect block pointer's birth txg is >= the birth of everything beneath it, so
+ * tree_walk(min_birth) visits only what changed after min_birth.
+ */
+#ifndef TARN_TREE_TREE_H
+#define TARN_TREE_TREE_H
+
+#include <stdint.h>
+
+#include "pool/pool.h"
+#include "util/avl.h"
+
+#define TREE_IBLKSZ (16u << 10) /* indirect block size */
+#define TREE_FANOUT (TREE_IBLKSZ / BP_SIZE)
+#define TREE_MAX_LEVELS 8
+
+typedef struct tree_phys {
+	bp_t root;       /* top indirect block (level = levels - 1) */
+	uint32_t levels; /* >= 2: level 0 = data, levels-1 = root */
+	uint32_t dblksz; /* data block size (power of two, 512..1M) */
+} tree_phys_t;
+
+typedef struct tree_ops {
+	/* A block was written (born in the open txg). */
+	void (*born)(void *ctx, const bp_t *bp);
+	/* A block is no longer referenced by this tree; the owner frees it or keeps it for
+	 * snapshots. Returns 0 or a negative errno. */
+	int (*kill)(void *ctx, const bp_t *bp);
+} tree_ops_t;
+
+typedef struct tree {
+	pool_t *pool;
+	tree_phys_t phys;
+	const tree_ops_t *ops;
+	void *ctx;
+	int comp, cksum;     /* for data blocks written by tree_sync */
+	avl_tree_t dirty;    /* struct dirty_blk by blkid */
+	avl_tree_t nodes;    /* struct tnode by (level, index) */
+	uint64_t dirty_count;
+	uint64_t nnodes;
+	int readonly;
+} tree_t;
+
+/* A fresh, empty object with data blocks of dblksz bytes. */
+void tree_phys_init(tree_phys_t *ph, uint32_t dblksz);
+
+/* Open a handle on an object. ops may be NULL for read-only handles. The handle must be
+ * closed with tree_close (dirty data not synced is discarded). */
+void tree_open(tree_t *t, pool_t *p, const tree_phys_t *ph, const tree_ops_t *ops, void *ctx,
+	       int comp, int cksum);
+void tree_close(tree_t *t);
+
+/* Read data block blkid (dblksz bytes) into buf: dirty contents, stored contents (verified),
+ * or zeros for a hole. */
+int tree_read(tree_t *t, uint64_t blkid, void *buf);
+/* Get a writable in-memory copy of block blkid (loaded from disk on first touch). The pointer
+ * stays valid until tree_sync/tree_close. */
+int tree_dirty(tree_t *t, uint64_t blkid, uint8_t **buf);
+/* Make blocks [first, first+count) holes (without reading them). */
+int tree_punch(tree_t *t, uint64_t first, uint64_t count);
+/* Bytes of dirty data held in memory. */
+static inline uint64_t tree_dirty_bytes(const tree_t *t) { return t->dirty_count * t->phys.dblksz; }
+
+/* Write all dirty blocks and the indirect blocks above them; t->phys.root is then current. */
+int tree_sync(tree_t *t);
+
+/* Look up the pointer of data block blkid (a hole pointer if none). */
+int tree_lookup(tree_t *t, uint64_t blkid, bp_t *bp);
+
+/* Visit every stored block (data and indirect, and hole pointers too if holes != 0) whose birth
+ * is > min_birth, in block order, from the on-disk tree (sync first). cb returns 0 to go on,
+ * >0 to stop, <0 error. `first` is the first data block id the pointer covers. */
+typedef int (*tree_walk_fn)(void *arg, const bp_t *bp, int level, uint64_t first);
+int tree_walk(pool_t *p, const tree_phys_t *ph, uint64_t min_birth, int holes, tree_walk_fn cb, void *arg);
+
+/* Drop cached clean indirect blocks (memory bound). */
+void tree_trim_cache(tree_t *t);
+
+#endif
