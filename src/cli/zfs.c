@@ -730,6 +730,24 @@ static int do_clone(int argc, char **argv)
 	return 0;
 }
 
+static int do_promote(int argc, char **argv)
+{
+	if (argc != 2)
+		return usage_err(argc < 2 ? "missing clone filesystem argument" : "too many arguments");
+	const char *name = argv[1];
+	cli_pool_t cp;
+	if (cli_open_for(name, &cp) < 0)
+		return cli_fail("open '%s'", name);
+	dsl_ds_t *ds = dsl_lookup(cp.dsl, name);
+	if (!ds || dsl_promote(cp.dsl, ds) < 0) {
+		cli_close(&cp, 0);
+		return cli_fail("promote '%s'", name);
+	}
+	if (cli_close(&cp, 1) < 0)
+		return cli_fail("promote '%s'", name);
+	return 0;
+}
+
 /* ---- destroy ---- */
 
 static void list_dependents(dsl_t *d, dsl_ds_t *ds, FILE *f)
@@ -990,7 +1008,9 @@ int cmd_zfs(int argc, char **argv)
 		return do_set(argc, argv);
 	if (!strcmp(cmd, "inherit"))
 		return do_inherit(argc, argv);
-	static const char *later[] = { "promote", "rename", "send", "receive", "recv", "bookmark", "hold",
+	if (!strcmp(cmd, "promote"))
+		return do_promote(argc, argv);
+	static const char *later[] = { "rename", "send", "receive", "recv", "bookmark", "hold",
 				       "release", "holds", "diff", "upgrade", "mount", "unmount", "share", NULL };
 	for (int i = 0; later[i]; i++)
 		if (!strcmp(cmd, later[i])) {

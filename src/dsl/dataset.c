@@ -669,3 +669,105 @@ int dsl_walk_all(dsl_t *d, int (*cb)(void *arg, const bp_t *bp), void *arg)
 		TRY(cb(arg, &d->pool->log_bps[i]));
 	return 0;
 }
+
+/* ---- promote ---- */
+
+struct sum_arg {
+	uint64_t max_birth; /* count blocks born at or before this txg */
+	uint64_t bytes;
+};
+
+static int sum_cb(void *arg, const bp_t *bp, int level, uint64_t first)
+{
+	struct sum_arg *s = arg;
+	(void)level;
+	(void)first;
+	if (!bp_is_hole(bp) && bp->birth <= s->max_birth)
+		s->bytes += bp_asize(bp);
+	return 0;
+}
+
+/* Bytes of ds's tree born at or before txg (walks what it must: everything if txg > 0). */
+static int bytes_born_upto(dsl_t *d, const dsl_ds_t *ds, uint64_t txg, uint64_t *out)
+{
+	*out = 0;
+	if (txg == 0 || ds->tree.levels == 0)
+		return 0;
+	struct sum_arg s = { txg, 0 };
+	TRY(tree_walk(d->pool, &ds->tree, 0, 0, sum_cb, &s));
+	*out = s.bytes;
+	return 0;
+}
+
+/* Bytes of ds's tree born after txg (proportional to what changed since txg). */
+static int bytes_born_after(dsl_t *d, const dsl_ds_t *ds, uint64_t txg, uint64_t *out)
+{
+	struct sum_arg s = { UINT64_MAX, 0 };
+	*out = 0;
+	if (ds->tree.levels == 0)
+		return 0;
+	TRY(tree_walk(d->pool, &ds->tree, txg, 0, sum_cb, &s));
+	*out = s.bytes;
+	return 0;
+}
+
+int dsl_promote(dsl_t *d, dsl_ds_t *c)
+{
+	if (c->type == DS_SNAPSHOT || !c->origin)
+		return terr(EINVAL, "not a cloned filesystem");
+	dsl_ds_t *o = dsl_by_id(d, c->origin), *h = o ? dsl_by_id(d, o->parent) : NULL;
+	if (!h)
+		return terr(EIO, "origin snapshot is missing");
+	dsl_ds_t *x = h->origin ? dsl_by_id(d, h->origin) : NULL;
+	uint64_t xtxg = x ? x->createtxg : 0;
+	dsl_ds_t **hs, **cs;
+	size_t nh = dsl_snapshots(d, h, &hs), nc = dsl_snapshots(d, c, &cs);
+	int rc = 0;
+	for (size_t i = 0; i < nh && rc == 0; i++)
+		for (size_t k = 0; k < nc && hs[i]->createtxg <= o->createtxg; k++)
+			if (!strcmp(hs[i]->name, cs[k]->name))
+				rc = terr(EEXIST, "snapshot name '%s' from origin conflicts with an existing snapshot",
+					  hs[i]->name);
+	if (rc == 0)
+		rc = sync_vols(d);
+	/* 1. re-key what the clone side killed from the origin: those blocks' first containing
+	 *    snapshot is now one of the snapshots that move over */
+	for (size_t k = 0; k <= nc && rc == 0; k++) {
+		dsl_ds_t *t = k < nc ? cs[k] : c;
+		bp_t *bps = NULL;
+		size_t n = 0;
+		rc = dl_extract(d->pool, &t->dl, 0, o->createtxg, &bps, &n);
+		for (size_t i = 0; i < n && rc == 0; i++) {
+			uint64_t best = x && xtxg >= bps[i].birth ? xtxg : UINT64_MAX;
+			for (size_t j = 0; j < nh; j++)
+				if (hs[j]->createtxg <= o->createtxg && hs[j]->createtxg >= bps[i].birth &&
+				    hs[j]->createtxg < best)
+					best = hs[j]->createtxg;
+			rc = dl_insert(&t->dl, best, &bps[i]);
+		}
+		free(bps);
+	}
+	/* 2. the snapshots up to the origin move to the clone */
+	for (size_t i = 0; i < nh && rc == 0; i++)
+		if (hs[i]->createtxg <= o->createtxg)
+			hs[i]->parent = c->id;
+	/* 3. the old head becomes a clone of the origin; the clone inherits the old head's origin */
+	c->origin = x ? x->id : 0;
+	h->origin = o->id;
+	/* 4. ref_origin counts bytes born at or before each head's (new) origin */
+	for (size_t i = 0; i <= nh && rc == 0; i++) {
+		dsl_ds_t *t = i < nh ? hs[i] : h;
+		if (t->type == DS_SNAPSHOT && t->parent != h->id)
+			continue;
+		uint64_t after;
+		rc = bytes_born_after(d, t, o->createtxg, &after);
+		t->ref_origin = t->referenced > after ? t->referenced - after : 0;
+	}
+	for (size_t k = 0; k <= nc && rc == 0; k++) {
+		dsl_ds_t *t = k < nc ? cs[k] : c;
+		rc = bytes_born_upto(d, t, xtxg, &t->ref_origin);
+	}
+	free(hs);
+	free(cs);
+	return rc;
+}

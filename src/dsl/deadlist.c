@@ -155,6 +155,53 @@ int dl_remove(pool_t *p, deadlist_t *dl, uint64_t lo, uint64_t hi, int free_bps)
 	return rc;
 }
 
+struct collect {
+	pool_t *p;
+	bp_t *v;
+	size_t n, cap;
+};
+
+static int collect_cb(void *arg, const bp_t *bp)
+{
+	struct collect *c = arg;
+	if (c->n == c->cap) {
+		size_t nc = c->cap ? c->cap * 2 : 256;
+		bp_t *nv = realloc(c->v, nc * sizeof(*nv));
+		if (!nv)
+			return terr(ENOMEM, "out of memory");
+		c->v = nv;
+		c->cap = nc;
+	}
+	c->v[c->n++] = *bp;
+	return 0;
+}
+
+static int chain_free_cb(void *arg, const bp_t *bp) { return pool_free_block(((struct collect *)arg)->p, bp); }
+
+int dl_extract(pool_t *p, deadlist_t *dl, uint64_t lo, uint64_t hi, bp_t **out, size_t *n)
+{
+	struct collect c = { p, NULL, 0, 0 };
+	size_t keep = 0;
+	int rc = 0;
+	for (size_t i = 0; i < dl->n; i++) {
+		dl_entry_t *e = &dl->e[i];
+		if (e->key > lo && e->key <= hi && rc == 0) {
+			rc = walk_entry(p, e, chain_free_cb, collect_cb, &c);
+			free(e->pend);
+		} else {
+			dl->e[keep++] = *e;
+		}
+	}
+	dl->n = keep;
+	if (rc < 0) {
+		free(c.v);
+		return rc;
+	}
+	*out = c.v;
+	*n = c.n;
+	return 0;
+}
+
 int dl_move(deadlist_t *dst, deadlist_t *src)
 {
 	if (dst->n + src->n > dst->cap) {

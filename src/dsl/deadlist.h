@@ -17,6 +17,9 @@ uint64_t dl_bytes(const deadlist_t *dl, uint64_t lo, uint64_t hi);
 int dl_remove(pool_t *p, deadlist_t *dl, uint64_t lo, uint64_t hi, int free_bps);
 /* Move every entry of src to dst (src becomes empty). O(entries). */
 int dl_move(deadlist_t *dst, deadlist_t *src);
+/* Take out the entries with lo < key <= hi: their listed blocks are returned in *out (caller
+ * frees), their chain blocks are freed. */
+int dl_extract(pool_t *p, deadlist_t *dl, uint64_t lo, uint64_t hi, bp_t **out, size_t *n);
 void dl_fini(deadlist_t *dl);
 /* Visit chain blocks and listed blocks of every entry (scrub). */
 int dl_walk(pool_t *p, const deadlist_t *dl, int (*cb)(void *arg, const bp_t *bp), void *arg);

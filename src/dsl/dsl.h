@@ -105,6 +105,10 @@ int dsl_rollback(dsl_t *d, dsl_ds_t *snap);
 /* Clone a snapshot into a new head. */
 int dsl_clone(dsl_t *d, dsl_ds_t *snap, const char *newname, char *const *props, int nprops);
 
+/* Promote a clone: the origin snapshot and the ones before it move to the clone, and the
+ * former head becomes a clone of that snapshot (as `zfs promote`). Blocks are not copied. */
+int dsl_promote(dsl_t *d, dsl_ds_t *clone);
+
 /* Open the volume of a head (cached in ds->vol) or a snapshot (caller closes with dsl_vol_close). */
 int dsl_vol_open(dsl_t *d, dsl_ds_t *ds, vol_t **out);
 void dsl_vol_close(dsl_ds_t *ds, vol_t *v);

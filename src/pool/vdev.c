@@ -167,6 +167,12 @@ int vdev_write(vdev_t *v, const void *buf, size_t len, uint64_t off)
 		}
 		done += (size_t)r;
 	}
+	/* start writeback early so that the commit's flush finds little left to do */
+	v->unkicked += len;
+	if (v->unkicked >= VDEV_KICK_BYTES) {
+		sync_file_range(v->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+		v->unkicked = 0;
+	}
 	return 0;
 }
 

@@ -21,6 +21,7 @@
 #define VDEV_UB_START (2 * VDEV_LABEL_SIZE)
 #define VDEV_DATA_START (1u << 20)
 #define VDEV_MIN_SIZE (64ull << 20) /* as ZFS: a vdev must be at least 64 MiB */
+#define VDEV_KICK_BYTES (8ull << 20)  /* start writeback after this many bytes */
 
 typedef struct vdev {
 	char path[4096];
@@ -29,6 +30,7 @@ typedef struct vdev {
 	uint64_t guid;
 	uint64_t read_errors, write_errors, cksum_errors; /* since import (zpool status) */
 	struct torn_buf *torn; /* fault injection: writes buffered since the last flush */
+	uint64_t unkicked;     /* bytes written since writeback was last started */
 } vdev_t;
 
 /* Open a file or block device read-write (readonly if ro). Fails with a message naming the

@@ -60,13 +60,11 @@ x_desc() { printf 'exit %s: %s' "$X_RC" "$(x_errline)"; }
 
 _PROBS=()
 prob() { _PROBS+=("$*"); }
-# t_check DESC: one TAP line for the problems recorded since the last t_check
+# t_check DESC: one TAP line for the problems recorded since the last t_check (they show up
+# as the failing "command"'s stderr)
+report_problems() { printf '%s\n' "${_PROBS[@]}" >&2; [ ${#_PROBS[@]} -eq 0 ]; }
 t_check() {
-  if [ ${#_PROBS[@]} -eq 0 ]; then
-    t_ok "$1" true
-  else
-    t_ok "$1" sh -c 'for p in "$@"; do printf "%s\n" "$p" >&2; done; exit 1' _ "${_PROBS[@]}"
-  fi
+  t_ok "$1" report_problems
   _PROBS=()
 }
 
@@ -147,4 +145,28 @@ build_pooltool() {
     $(pkg-config --cflags --libs libxxhash 2>/dev/null || echo -lxxhash) >"$T/.pooltool.log" 2>&1 ||
     { cat "$T/.pooltool.log" >&2; return 1; }
   POOLTOOL=$T/pooltool
+}
+
+# killafter USEC STATFILE CMD...: run CMD (stdin/stdout/stderr inherited) and SIGKILL it USEC
+# microseconds after it started, unless it ended first. Writes "STATUS ELAPSED_US" to STATFILE
+# (STATUS: the exit status, or 128+signal) and returns 0. Time::HiRes gives sub-millisecond
+# delays: tarn commands often take only a few milliseconds, too short for sleep(1) to aim at.
+killafter() {
+  perl -MTime::HiRes=time,usleep -MPOSIX=WNOHANG -e '
+    my ($us, $stat, @cmd) = @ARGV;
+    my $t0 = time;
+    my $pid = fork() // die "fork: $!";
+    if (!$pid) { exec { $cmd[0] } @cmd; die "exec $cmd[0]: $!" }
+    my $deadline = $t0 + $us / 1e6;
+    my $r = 0;
+    while (($r = waitpid($pid, WNOHANG)) == 0) {
+      my $left = $deadline - time;
+      last if $left <= 0;
+      usleep($left > 0.002 ? 1000 : $left * 1e6);
+    }
+    if ($r == 0) { kill 9, $pid; waitpid($pid, 0); }
+    my $el = int((time - $t0) * 1e6);
+    my $st = $? & 127 ? 128 + ($? & 127) : $? >> 8;
+    open(my $f, ">", $stat) or die "$stat: $!"; print $f "$st $el\n"; close $f;
+  ' "$@"
 }
