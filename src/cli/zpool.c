@@ -694,8 +694,17 @@ static int do_import(int argc, char **argv)
 	}
 	if (!want) {
 		int shown = 0;
+		known_pool_t *kp;
+		int nkp = 0;
+		if (known_load(&kp, &nkp) < 0)
+			kp = NULL, nkp = 0;
 		for (int i = 0; i < nf; i++) {
 			if ((f[i].l.state == POOL_STATE_DESTROYED) != destroyed)
+				continue;
+			int imported = 0; /* pools this host has imported are not offered */
+			for (int k = 0; k < nkp; k++)
+				imported |= kp[k].guid == f[i].l.pool_guid;
+			if (imported)
 				continue;
 			printf("%s   pool: %s\n     id: %llu\n  state: %s\n config:\n\n\t%s\tONLINE\n", shown ? "\n" : "",
 			       f[i].l.name, (unsigned long long)f[i].l.pool_guid,
@@ -704,6 +713,7 @@ static int do_import(int argc, char **argv)
 				printf("\t  %s\tONLINE\n", f[i].paths[v]);
 			shown++;
 		}
+		known_free(kp, nkp);
 		if (!shown)
 			printf("no pools available to import\n");
 		goto out;

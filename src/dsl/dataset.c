@@ -14,7 +14,7 @@
 #include "util/guid.h"
 #include "util/names.h"
 
-#define DIRTY_MAX_DEFAULT (256ull << 20)
+#define DIRTY_MAX_DEFAULT (64ull << 20)
 
 /* A head's open volume and what its space callbacks need. */
 struct vol_ctx {

@@ -253,7 +253,12 @@ static int add_dirty(tree_t *t, uint64_t blkid, uint8_t *buf, struct dirty_blk *
 	return 0;
 }
 
-int tree_dirty(tree_t *t, uint64_t blkid, uint8_t **buf)
+static int dirty_common(tree_t *t, uint64_t blkid, uint8_t **buf, int fill);
+
+int tree_dirty(tree_t *t, uint64_t blkid, uint8_t **buf) { return dirty_common(t, blkid, buf, 1); }
+int tree_dirty_full(tree_t *t, uint64_t blkid, uint8_t **buf) { return dirty_common(t, blkid, buf, 0); }
+
+static int dirty_common(tree_t *t, uint64_t blkid, uint8_t **buf, int fill)
 {
 	if (t->readonly)
 		return terr(EROFS, "read-only object");
@@ -266,7 +271,11 @@ int tree_dirty(tree_t *t, uint64_t blkid, uint8_t **buf)
 	uint8_t *b = malloc(t->phys.dblksz);
 	if (!b)
 		return terr(ENOMEM, "out of memory");
-	int rc = d ? (memset(b, 0, t->phys.dblksz), 0) : tree_read(t, blkid, b);
+	int rc = 0;
+	if (d) /* a punched block: now zeros */
+		memset(b, 0, t->phys.dblksz);
+	else if (fill)
+		rc = tree_read(t, blkid, b);
 	if (rc < 0) {
 		free(b);
 		return rc;

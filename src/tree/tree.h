@@ -65,6 +65,9 @@ int tree_read(tree_t *t, uint64_t blkid, void *buf);
 /* Get a writable in-memory copy of block blkid (loaded from disk on first touch). The pointer
  * stays valid until tree_sync/tree_close. */
 int tree_dirty(tree_t *t, uint64_t blkid, uint8_t **buf);
+/* As tree_dirty, for a caller that overwrites the whole block: the old contents are not read
+ * (the buffer's contents are unspecified). */
+int tree_dirty_full(tree_t *t, uint64_t blkid, uint8_t **buf);
 /* Make blocks [first, first+count) holes (without reading them). */
 int tree_punch(tree_t *t, uint64_t first, uint64_t count);
 /* Bytes of dirty data held in memory. */

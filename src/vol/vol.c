@@ -54,7 +54,10 @@ int vol_write(vol_t *v, uint64_t off, uint64_t len, const void *buf)
 		uint64_t blk = off / bs, inblk = off % bs;
 		uint64_t n = bs - inblk < len ? bs - inblk : len;
 		uint8_t *d;
-		TRY(tree_dirty(&v->tree, blk, &d));
+		if (n == bs)
+			TRY(tree_dirty_full(&v->tree, blk, &d));
+		else
+			TRY(tree_dirty(&v->tree, blk, &d));
 		memcpy(d + inblk, in, n);
 		in += n;
 		off += n;
