@@ -456,54 +456,39 @@ static int status_one(const char *name, int verbose)
 		printf("  scan: none requested\n");
 	}
 	printf("config:\n\n");
-	table_t t;
-	const char *hdr[] = { "NAME", "STATE", "READ", "WRITE", "CKSUM" };
-	const int right[] = { 0, 0, 1, 1, 1 };
-	table_init(&t, 5, hdr, right);
-	uint64_t tr = 0, tw = 0, tc = 0;
-	char rows[POOL_MAX_VDEVS][3][32];
+	/* the layout of OpenZFS's print_status_config: name column at least 10 wide, children
+	 * indented by 2, state in 8, counters right-aligned in 5 */
+	int namewidth = (int)strlen(p->name);
+	for (int i = 0; i < p->nvdevs; i++)
+		if ((int)strlen(p->vdevs[i].path) + 2 > namewidth)
+			namewidth = (int)strlen(p->vdevs[i].path) + 2;
+	if (namewidth < 10)
+		namewidth = 10;
+	printf("\t%-*s  %-8s %5s %5s %5s\n", namewidth, "NAME", "STATE", "READ", "WRITE", "CKSUM");
+	char cells[POOL_MAX_VDEVS][3][16];
+	unsigned long long sum[3] = { 0, 0, 0 };
 	for (int i = 0; i < p->nvdevs; i++) {
 		char key[32];
-		unsigned long long r = 0, w = 0, c = 0;
+		unsigned long long e[3] = { 0, 0, 0 };
 		snprintf(key, sizeof(key), "errors.vdev%d", i);
 		const char *v = dsl_pprop_get(d, key);
-		if (v && sscanf(v, "%llu %llu %llu", &r, &w, &c) != 3)
-			r = w = c = 0;
-		r += p->vdevs[i].read_errors;
-		w += p->vdevs[i].write_errors;
-		c += p->vdevs[i].cksum_errors;
-		snprintf(rows[i][0], 32, "%llu", r);
-		snprintf(rows[i][1], 32, "%llu", w);
-		snprintf(rows[i][2], 32, "%llu", c);
-		tr += r;
-		tw += w;
-		tc += c;
+		if (v && sscanf(v, "%llu %llu %llu", &e[0], &e[1], &e[2]) != 3)
+			e[0] = e[1] = e[2] = 0;
+		e[0] += p->vdevs[i].read_errors;
+		e[1] += p->vdevs[i].write_errors;
+		e[2] += p->vdevs[i].cksum_errors;
+		for (int k = 0; k < 3; k++) {
+			nicenum(e[k], cells[i][k], sizeof(cells[i][k]));
+			sum[k] += e[k];
+		}
 	}
-	char pr[3][32];
-	snprintf(pr[0], 32, "%d", 0);
-	snprintf(pr[1], 32, "%d", 0);
-	snprintf(pr[2], 32, "%d", 0);
-	(void)tr;
-	(void)tw;
-	(void)tc;
-	const char *prow[] = { p->name, health(p), pr[0], pr[1], pr[2] };
-	table_add(&t, prow);
-	char vname[POOL_MAX_VDEVS][4200];
-	for (int i = 0; i < p->nvdevs; i++) {
-		snprintf(vname[i], sizeof(vname[i]), "  %s", p->vdevs[i].path);
-		const char *row[] = { vname[i], "ONLINE", rows[i][0], rows[i][1], rows[i][2] };
-		table_add(&t, row);
-	}
-	/* indent the config block with a tab, as zpool does */
-	char *buf = NULL;
-	size_t blen = 0;
-	FILE *mf = open_memstream(&buf, &blen);
-	table_print(&t, mf, 0, 1);
-	fclose(mf);
-	for (char *save = NULL, *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
-		printf("\t%s\n", line);
-	free(buf);
-	table_free(&t);
+	char tot[3][16];
+	for (int k = 0; k < 3; k++)
+		nicenum(sum[k], tot[k], sizeof(tot[k]));
+	printf("\t%-*s  %-8s %5s %5s %5s\n", namewidth, p->name, health(p), tot[0], tot[1], tot[2]);
+	for (int i = 0; i < p->nvdevs; i++)
+		printf("\t  %-*s  %-8s %5s %5s %5s\n", namewidth - 2, p->vdevs[i].path, "ONLINE", cells[i][0],
+		       cells[i][1], cells[i][2]);
 	printf("\n");
 	if (data_errors)
 		printf("errors: %llu data errors, use '-v' for a list\n", (unsigned long long)data_errors);

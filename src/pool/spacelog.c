@@ -85,10 +85,18 @@ static int write_chain(pool_t *p, space_recs_t *recs, bp_t *head)
 	return 0;
 }
 
+/* Condense when the log holds more than twice the records needed to describe the map, plus
+ * this slack (TARN_CONDENSE_SLACK overrides it, for tests). */
+static uint64_t condense_slack(void)
+{
+	const char *e = getenv("TARN_CONDENSE_SLACK");
+	return e ? strtoull(e, NULL, 10) : 8192;
+}
+
 int spacelog_commit(pool_t *p)
 {
 	uint64_t ext = alloc_extent_count(&p->alloc) + p->alloc.defer.n;
-	if (p->log_entries > 2 * ext + 8192) {
+	if (p->log_entries > 2 * ext + condense_slack()) {
 		/* condense: a base describing the whole map, then this txg's records on top */
 		space_recs_t base;
 		size_t nold = p->log_nbps;
