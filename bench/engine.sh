@@ -147,10 +147,10 @@ RAW=$DIR/raw
 # ---- helpers ----
 now_us() { local t=$EPOCHREALTIME; echo "${t/./}"; }
 drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches; }
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { printf "%.0f\n", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 mbps() { awk -v b="$1" -v us="$2" 'BEGIN { printf "%.0f", b / us }'; }  # bytes/us = MB/s
 ms() { awk -v us="$1" 'BEGIN { printf "%.1f", us / 1000 }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b > 0 ? a / b : 0 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; } # a/b
 rss_mib() { awk '/Maximum resident set size/ { printf "%.0f", $NF / 1024 }' "$1"; }
 
 fresh_pool() { # fresh_pool NAME FILE VOL VOLSIZE
@@ -265,15 +265,21 @@ for p in sp bp; do
 	NOOP[$p]=$(median "${b[@]}")
 	sample "snapshot $p: $(for x in "${a[@]}"; do printf '%s ' "$(ms "$x")"; done)ms; no-op list: $(for x in "${b[@]}"; do printf '%s ' "$(ms "$x")"; done)ms"
 done
-# strace -c of one snapshot per pool: where does the time go (syscalls)
+# strace of one snapshot per pool: where does the time go (syscalls)
 if command -v strace >/dev/null; then
 	for p in sp bp; do
-		strace -f -c -o "$DIR/strace.$p" "$T" zfs snapshot $p/v@strace >/dev/null 2>&1 || true
-		sample "strace -c zfs snapshot $p (top 5 by time):"
+		strace -f -c -w -o "$DIR/strace.$p" "$T" zfs snapshot $p/v@strace >/dev/null 2>&1 || true
+		sample "strace -c -w zfs snapshot $p (wall time in syscalls; top 5; columns: % s us/call calls errors name):"
 		awk 'NR > 2 && $1 ~ /^[0-9.]+$/' "$DIR/strace.$p" | sort -k2 -g -r | head -5 |
 			while read -r l; do sample "    $l"; done
 	done
 fi
+# the import pools get exactly NSNAPS snapshots, each after an overwrite: drop these
+for p in sp bp; do
+	for s in $("$T" zfs list -H -t snapshot -o name | grep "^$p/v@" || true); do
+		"$T" zfs destroy "$s"
+	done
+done
 
 # ---- 5. import time with NSNAPS snapshots ----
 RANDOM=4242 # reproducible offsets

@@ -155,6 +155,33 @@ static int load_ub(pool_t *p, const uberblock_t *u)
 	return 0;
 }
 
+/* After a rewind to txg `kept`: erase every uberblock newer than it (they describe states
+ * whose blocks are now free space) and number new txgs past all of them, so no abandoned
+ * state can ever be taken for the newest one. */
+static int forget_newer(pool_t *p, uint64_t kept, uint64_t newest)
+{
+	uint8_t *ring = malloc(UB_SLOT_SIZE), *zero = calloc(1, UB_SLOT_SIZE);
+	int rc = (!ring || !zero) ? terr(ENOMEM, "out of memory") : 0;
+	for (int v = 0; rc == 0 && v < p->nvdevs; v++) {
+		for (uint32_t s = 0; rc == 0 && s < UB_SLOTS; s++) {
+			uberblock_t u;
+			uint64_t off = VDEV_UB_START + (uint64_t)s * UB_SLOT_SIZE;
+			if (vdev_read(&p->vdevs[v], ring, UB_SLOT_SIZE, off) < 0) {
+				terr_clear();
+				continue;
+			}
+			if (ub_decode(ring, &u) == 0 && u.pool_guid == p->guid && u.txg > kept)
+				rc = vdev_write(&p->vdevs[v], zero, UB_SLOT_SIZE, off);
+		}
+		if (rc == 0)
+			rc = vdev_flush(&p->vdevs[v]);
+	}
+	free(ring);
+	free(zero);
+	p->txg = newest;
+	return rc;
+}
+
 static int ub_cmp_desc(const void *a, const void *b)
 {
 	const uberblock_t *x = a, *y = b;
@@ -263,10 +290,9 @@ int pool_import(int nvdevs, char *const *paths, int flags, pool_t **out)
 			continue;
 		rc = load_ub(p, &ubs[i]);
 		if (rc == 0) {
-			/* after a rewind, number new txgs past every abandoned uberblock so that
-			 * none of them can ever look newer than what we commit next */
 			p->rewound = i > 0;
-			p->txg = ubs[0].txg;
+			if (p->rewound)
+				rc = forget_newer(p, ubs[i].txg, ubs[0].txg);
 			break;
 		}
 		if (!why[0])
