@@ -263,9 +263,77 @@ static int gather(openset_t *os, int argc, char **argv, int types, int recurse, 
 
 /* ---- list ---- */
 
+struct sortkey {
+	const char *prop;
+	int desc;
+};
+
+struct sortrow {
+	size_t idx;
+	char vals[16][512];
+	int numeric[16];
+	uint64_t num[16];
+};
+
+static struct sortkey *g_keys;
+static int g_nkeys;
+
+static int row_cmp(const void *a, const void *b)
+{
+	const struct sortrow *x = *(struct sortrow *const *)a, *y = *(struct sortrow *const *)b;
+	for (int k = 0; k < g_nkeys; k++) {
+		int r;
+		if (x->numeric[k] && y->numeric[k])
+			r = x->num[k] < y->num[k] ? -1 : x->num[k] > y->num[k];
+		else if (x->numeric[k] != y->numeric[k]) /* "-" (not applicable) sorts last */
+			r = x->numeric[k] ? -1 : 1;
+		else
+			r = strcmp(x->vals[k], y->vals[k]);
+		if (r)
+			return g_keys[k].desc ? -r : r;
+	}
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/* Reorder l by the -s/-S keys (stable: ties keep the hierarchical order). */
+static void sort_list(dslist_t *l, struct sortkey *keys, int nkeys)
+{
+	struct sortrow **rows = calloc(l->n ? l->n : 1, sizeof(*rows));
+	for (size_t i = 0; i < l->n; i++) {
+		rows[i] = calloc(1, sizeof(**rows));
+		rows[i]->idx = i;
+		for (int k = 0; k < nkeys; k++) {
+			char src[DS_NAME_MAX + 32];
+			if (zprop_value(l->d[i], l->v[i], keys[k].prop, 1, rows[i]->vals[k], sizeof(rows[i]->vals[k]), src,
+					sizeof(src)) < 0)
+				snprintf(rows[i]->vals[k], sizeof(rows[i]->vals[k]), "-");
+			char *end;
+			rows[i]->num[k] = strtoull(rows[i]->vals[k], &end, 10);
+			rows[i]->numeric[k] = rows[i]->vals[k][0] >= '0' && rows[i]->vals[k][0] <= '9' && !*end;
+		}
+	}
+	g_keys = keys;
+	g_nkeys = nkeys;
+	qsort(rows, l->n, sizeof(*rows), row_cmp);
+	dsl_ds_t **v = malloc((l->n ? l->n : 1) * sizeof(*v));
+	dsl_t **d = malloc((l->n ? l->n : 1) * sizeof(*d));
+	for (size_t i = 0; i < l->n; i++) {
+		v[i] = l->v[rows[i]->idx];
+		d[i] = l->d[rows[i]->idx];
+		free(rows[i]);
+	}
+	free(rows);
+	free(l->v);
+	free(l->d);
+	l->v = v;
+	l->d = d;
+}
+
 static int do_list(int argc, char **argv)
 {
 	int c, scripted = 0, parsable = 0, recurse = 0, depth = -1, types = 0;
+	struct sortkey sortk[16];
+	int nsort = 0;
 	char *ocopy = NULL, *cols[64];
 	int ncols = 0;
 	optind = 1;
@@ -300,10 +368,19 @@ static int do_list(int argc, char **argv)
 			}
 			break;
 		case 's':
-		case 'S':
-			fprintf(stderr, "-%c: sorting is not supported yet\n", c);
-			free(ocopy);
-			return 2;
+		case 'S': {
+			const char *cn = zprop_canon(optarg);
+			if (!cn) {
+				fprintf(stderr, "invalid property '%s'\n", optarg);
+				free(ocopy);
+				return usage_err(NULL);
+			}
+			if (nsort < 16) {
+				sortk[nsort].prop = cn;
+				sortk[nsort++].desc = c == 'S';
+			}
+			break;
+		}
 		default: free(ocopy); return usage_err(NULL);
 		}
 	}
@@ -331,6 +408,8 @@ static int do_list(int argc, char **argv)
 	openset_t os = { .n = 0 };
 	dslist_t l = { 0 };
 	int ret = gather(&os, argc - optind, argv + optind, types, recurse, depth, &l);
+	if (nsort && l.n)
+		sort_list(&l, sortk, nsort);
 	table_t t;
 	table_init(&t, ncols, hdr, right);
 	for (size_t i = 0; i < l.n; i++) {

@@ -79,7 +79,7 @@ static void test_bp(void)
 			a.cksum[k] = (uint8_t)rnd();
 		bp_t b;
 		bp_encode(&a, buf);
-		good = good && bp_decode(buf, &b) == 0 && !memcmp(&a.offset, &b.offset, 0) && a.offset == b.offset &&
+		good = good && bp_decode(buf, &b) == 0 && a.offset == b.offset &&
 		       a.vdev == b.vdev && a.level == b.level && a.type == b.type && a.psize == b.psize &&
 		       a.lsize == b.lsize && a.comp == b.comp && a.cksum_type == b.cksum_type && a.flags == b.flags &&
 		       a.birth == b.birth && !memcmp(a.cksum, b.cksum, CKSUM_LEN);
@@ -149,7 +149,7 @@ static void test_io(void)
 	for (int i = n; i < NB; i++) { /* > 8M more so that the rotor moves to vdev 1 */
 		kinds[i] = 1;
 		fill(buf, 1 << 17, 1, (uint64_t)i);
-		for (int r = 0; r < 8 && good; r++) /* rewrite: only the last copy is kept */
+		for (int r = 0; r < 3 && good; r++) /* rewrite: only the last copy is kept */
 			good = pool_write_block(p, BPT_DATA, 0, buf, 1 << 17, COMP_OFF, CKSUM_XXH3_128, &bps[i]) == 0;
 	}
 	for (int i = 0; i < NB; i++) {
@@ -158,8 +158,9 @@ static void test_io(void)
 	}
 	ok(good && vdev1, "all blocks read back before commit, both vdevs used");
 	bp_t cat = bps[0];
-	uint64_t txg = pool_open_txg(p), alloc = pool_allocated(p);
+	uint64_t txg = pool_open_txg(p);
 	ok(pool_commit(p, &cat) == 0 && p->txg == txg, "commit txg %llu", (unsigned long long)txg);
+	uint64_t alloc = pool_allocated(p);
 	pool_close(p);
 	is_int(pool_create("tp2", 2, two, 0, &p), -EBUSY, "create refuses the devices of an active pool");
 	is_int(pool_import(2, two, 0, &p), -EBUSY, "plain import refuses an active pool");
@@ -182,7 +183,7 @@ static void test_io(void)
 		ok(v->cksum_errors == before + 1 && p->cksum_errors == pbefore + 1, "cksum error counted");
 		is_int(pool_verify_block(p, b), -EIO, "verify fails too");
 		flip(v->path, b->offset + b->psize / 2);
-		ok(check_block(p, b, kinds[b == &bps[1] ? 1 : 12], (uint64_t)(b - bps)), "restored byte: reads again");
+		ok(check_block(p, b, kinds[b - bps], (uint64_t)(b - bps)), "restored byte: reads again");
 	}
 	const bp_t *pb = &bps[1]; /* 5000 bytes in 8K: the tail padding is not covered */
 	flip(p->vdevs[pb->vdev].path, pb->offset + 6000);
@@ -245,6 +246,7 @@ static void test_ring(void)
 	ok(p->txg == last - 1 && check_block(p, &p->catalog, 2, last - 1), "falls back to txg %llu",
 	   (unsigned long long)(last - 1));
 	diag("p->rewound = %d after a damaged newest uberblock slot", p->rewound);
+	m = p->catalog; /* the marker of txg `last` was never committed: not ours to free */
 	ok(commit_marker(p, &m) == 0 && p->txg == last, "commit after the fallback reuses txg %llu",
 	   (unsigned long long)last);
 	pool_close(p);
@@ -252,7 +254,7 @@ static void test_ring(void)
 	ok(pool_import(2, two, POOL_IMPORT_OPEN, &p) == 0 && p->txg == last && !p->rewound, "import sees it");
 	bp_t newest = p->catalog;
 	pool_close(p);
-	flip(p == NULL ? two[0] : two[newest.vdev], newest.offset + 10);
+	flip(two[newest.vdev], newest.offset + 10);
 	if (!ok(pool_import(2, two, POOL_IMPORT_OPEN, &p) == 0, "import with the newest catalog block damaged"))
 		return;
 	ok(p->rewound && check_block(p, &p->catalog, 2, last - 1), "rewound to the state of txg %llu",
@@ -282,8 +284,8 @@ static void test_spacelog(void)
 	for (int t = 0; t < 170 && good; t++) {
 		for (int k = 0; k < 70 && good; k++) {
 			int slot = nlive < LIVE ? nlive++ : (int)(rnd() % LIVE);
-			if (slot < nlive - 1 || nlive == LIVE)
-				good = pool_free_block(p, &live[slot]) == 0 || !bp_is_hole(&live[slot]);
+			if (!bp_is_hole(&live[slot]))
+				good = pool_free_block(p, &live[slot]) == 0;
 			fill(b, sizeof(b), 1, seed[slot] = ++id);
 			good = good && pool_write_block(p, BPT_DATA, 0, b, SECTOR, COMP_OFF, CKSUM_XXH3_128, &live[slot]) == 0;
 		}
