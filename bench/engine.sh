@@ -137,7 +137,7 @@ cp build/tarn "$DIR/tarn"
 T=$DIR/tarn
 export TARN_HOME=$DIR/home
 mkdir -p "$TARN_HOME" "$DIR/bpd" "$DIR/spd"
-unset TARN_DIRTY_MAX TARN_TORN_AFTER TARN_TORN_SEED
+unset TARN_DIRTY_MAX TARN_TORN_AFTER TARN_TORN_SEED TARN_CONDENSE_SLACK
 BP_FILE=$DIR/bpd/f1 # the big pool's only device (its dir holds nothing else: import -d scans it)
 SP_FILE=$DIR/spd/f1
 POOL_FILE_B=$(((2 * SIZE_B + (1 << 30)) / MIB * MIB))

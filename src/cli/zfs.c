@@ -1,6 +1,7 @@
 /* cli/zfs.c — the zfs personality: create, destroy, snapshot, rollback, clone, list, get, set,
  * inherit. */
 #include <getopt.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,7 +22,14 @@ static void usage(FILE *f)
 		   "\tsnapshot [-r] <filesystem|volume>@<snap> ...\n"
 		   "\trollback [-r] <snapshot>\n"
 		   "\tclone [-o property=value] ... <snapshot> <filesystem|volume>\n"
-		   "\tpromote <clone-filesystem>\n\n"
+		   "\tpromote <clone-filesystem>\n"
+		   "\trename [-f] <filesystem|volume|snapshot> <filesystem|volume|snapshot>\n"
+		   "\trename [-f] -p <filesystem|volume> <filesystem|volume>\n"
+		   "\trename -r <snapshot> <snapshot>\n"
+		   "\tbookmark <snapshot|bookmark> <newbookmark>\n\n"
+		   "\thold [-r] <tag> <snapshot> ...\n"
+		   "\tholds [-rHp] <snapshot> ...\n"
+		   "\trelease [-r] <tag> <snapshot> ...\n\n"
 		   "\tlist [-rH] [-p] [-d max] [-o property[,...]] [-t type[,...]]\n"
 		   "\t    [filesystem|volume|snapshot] ...\n\n"
 		   "\tset <property=value> ... <filesystem|volume>\n"
@@ -126,7 +134,7 @@ enum { T_FS = 1, T_VOL = 2, T_SNAP = 4, T_BOOK = 8 };
 
 static int type_bit(const dsl_ds_t *ds)
 {
-	return ds->type == DS_VOLUME ? T_VOL : ds->type == DS_SNAPSHOT ? T_SNAP : T_FS;
+	return ds->type == DS_VOLUME ? T_VOL : ds->type == DS_SNAPSHOT ? T_SNAP : ds->type == DS_BOOKMARK ? T_BOOK : T_FS;
 }
 
 typedef struct dslist {
@@ -151,12 +159,18 @@ static void visit(dslist_t *l, dsl_t *d, dsl_ds_t *ds, int types, int depth)
 {
 	if (types & type_bit(ds))
 		dl_push(l, d, ds);
-	if (ds->type == DS_SNAPSHOT || depth == 0)
+	if (!dsl_is_head(ds) || depth == 0)
 		return;
 	dsl_ds_t **v;
 	size_t n;
 	if (types & T_SNAP) {
 		n = dsl_snapshots(d, ds, &v);
+		for (size_t i = 0; i < n; i++)
+			dl_push(l, d, v[i]);
+		free(v);
+	}
+	if (types & T_BOOK) {
+		n = dsl_bookmarks(d, ds, &v);
 		for (size_t i = 0; i < n; i++)
 			dl_push(l, d, v[i]);
 		free(v);
@@ -242,8 +256,6 @@ static int gather(openset_t *os, int argc, char **argv, int types, int recurse, 
 		dsl_t *d = open_pool_of(os, argv[i]);
 		dsl_ds_t *ds = d ? dsl_lookup(d, argv[i]) : NULL;
 		if (!ds) {
-			if (strchr(argv[i], '#'))
-				terr(ENOENT, "dataset does not exist");
 			fprintf(stderr, "cannot open '%s': %s\n", argv[i], terr_msg()[0] ? terr_msg() : "dataset does not exist");
 			ret = 1;
 			continue;
@@ -253,7 +265,7 @@ static int gather(openset_t *os, int argc, char **argv, int types, int recurse, 
 			continue;
 		}
 		/* with -r/-d, the named dataset is listed whatever its type, as zfs does for snapshots */
-		if (ds->type == DS_SNAPSHOT)
+		if (!dsl_is_head(ds))
 			dl_push(l, d, ds);
 		else
 			visit(l, d, ds, types, depth);
@@ -827,6 +839,213 @@ static int do_promote(int argc, char **argv)
 	return 0;
 }
 
+static int do_bookmark(int argc, char **argv)
+{
+	if (argc != 3)
+		return usage_err(argc < 3 ? "missing snapshot or bookmark argument" : "too many arguments");
+	const char *src = argv[1], *book = argv[2];
+	char full[DS_NAME_MAX * 2];
+	if (book[0] == '#') { /* short form: same dataset as the source */
+		snprintf(full, sizeof(full), "%.*s%s", (int)strcspn(src, "@#"), src, book);
+		book = full;
+	}
+	if (!strchr(book, '#')) {
+		fprintf(stderr, "invalid bookmark name '%s': must contain a '#'\n", book);
+		return usage_err(NULL);
+	}
+	cli_pool_t cp;
+	if (cli_open_for(src, &cp) < 0)
+		return cli_fail("bookmark '%s'", src);
+	dsl_ds_t *s = dsl_lookup(cp.dsl, src);
+	if (!s || dsl_bookmark(cp.dsl, s, book) < 0) {
+		cli_close(&cp, 0);
+		return cli_fail("create bookmark '%s'", book);
+	}
+	if (cli_close(&cp, 1) < 0)
+		return cli_fail("create bookmark '%s'", book);
+	return 0;
+}
+
+/* hold / release: zfs hold [-r] tag snap...; zfs release [-r] tag snap... */
+static int do_hold_release(int argc, char **argv, int hold)
+{
+	int c, recurse = 0;
+	optind = 1;
+	while ((c = getopt(argc, argv, "r")) != -1) {
+		if (c == 'r')
+			recurse = 1;
+		else
+			return usage_err(NULL);
+	}
+	if (argc - optind < 2)
+		return usage_err("missing tag or snapshot argument");
+	const char *tag = argv[optind];
+	int ret = 0;
+	for (int i = optind + 1; i < argc; i++) {
+		cli_pool_t cp;
+		if (cli_open_for(argv[i], &cp) < 0) {
+			ret = cli_fail("open '%s'", argv[i]);
+			continue;
+		}
+		dsl_ds_t *s = dsl_lookup(cp.dsl, argv[i]);
+		int rc = s ? 0 : -ENOENT;
+		if (s && s->type != DS_SNAPSHOT)
+			rc = terr(EINVAL, "operation only applies to snapshots");
+		/* -r: the snapshot of the same name in every descendant */
+		dslist_t l = { 0 };
+		if (rc == 0 && recurse) {
+			visit(&l, cp.dsl, dsl_by_id(cp.dsl, s->parent), T_FS | T_VOL | T_SNAP, -1);
+		} else if (rc == 0) {
+			dl_push(&l, cp.dsl, s);
+		}
+		for (size_t k = 0; k < l.n && rc == 0; k++) {
+			if (l.v[k]->type != DS_SNAPSHOT || strcmp(l.v[k]->name, s->name))
+				continue;
+			rc = hold ? dsl_hold(cp.dsl, l.v[k], tag) : dsl_release(cp.dsl, l.v[k], tag);
+		}
+		free(l.v);
+		free(l.d);
+		if (rc < 0 || cli_close(&cp, 1) < 0) {
+			cli_close(&cp, 0);
+			ret = cli_fail("%s '%s'", hold ? "hold snapshot" : "release hold from snapshot", argv[i]);
+		}
+	}
+	return ret;
+}
+
+static int do_holds(int argc, char **argv)
+{
+	int c, scripted = 0, recurse = 0, parsable = 0;
+	optind = 1;
+	while ((c = getopt(argc, argv, "rHp")) != -1) {
+		if (c == 'r')
+			recurse = 1;
+		else if (c == 'H')
+			scripted = 1;
+		else if (c == 'p')
+			parsable = 1;
+		else
+			return usage_err(NULL);
+	}
+	if (argc - optind < 1)
+		return usage_err("missing snapshot argument");
+	openset_t os = { .n = 0 };
+	dslist_t l = { 0 };
+	int ret = 0;
+	for (int i = optind; i < argc; i++) {
+		dsl_t *d = open_pool_of(&os, argv[i]);
+		dsl_ds_t *s = d ? dsl_lookup(d, argv[i]) : NULL;
+		if (!s) {
+			fprintf(stderr, "cannot open '%s': dataset does not exist\n", argv[i]);
+			ret = 1;
+			continue;
+		}
+		if (recurse && s->type == DS_SNAPSHOT) {
+			dslist_t all = { 0 };
+			visit(&all, d, dsl_by_id(d, s->parent), T_FS | T_VOL | T_SNAP, -1);
+			for (size_t k = 0; k < all.n; k++)
+				if (all.v[k]->type == DS_SNAPSHOT && !strcmp(all.v[k]->name, s->name))
+					dl_push(&l, d, all.v[k]);
+			free(all.v);
+			free(all.d);
+		} else {
+			dl_push(&l, d, s);
+		}
+	}
+	const char *hdr[] = { "NAME", "TAG", "TIMESTAMP" };
+	table_t t;
+	table_init(&t, 3, hdr, NULL);
+	for (size_t i = 0; i < l.n; i++)
+		for (size_t h = 0; h < l.v[i]->nholds; h++) {
+			char name[DS_NAME_MAX], ts[64];
+			dsl_fullname(l.d[i], l.v[i], name, sizeof(name));
+			time_t tt = (time_t)l.v[i]->holds[h].time;
+			struct tm tm;
+			localtime_r(&tt, &tm);
+			if (parsable)
+				snprintf(ts, sizeof(ts), "%llu", (unsigned long long)l.v[i]->holds[h].time);
+			else
+				strftime(ts, sizeof(ts), "%a %b %e %H:%M %Y", &tm);
+			const char *cells[] = { name, l.v[i]->holds[h].tag, ts };
+			table_add(&t, cells);
+		}
+	if (t.nrows)
+		table_print(&t, stdout, scripted, 1);
+	table_free(&t);
+	free(l.v);
+	free(l.d);
+	close_all(&os);
+	return ret;
+}
+
+static int do_rename(int argc, char **argv)
+{
+	int c, recurse = 0, parents = 0;
+	optind = 1;
+	while ((c = getopt(argc, argv, "rpfu")) != -1) {
+		if (c == 'r')
+			recurse = 1;
+		else if (c == 'p')
+			parents = 1;
+		else if (c != 'f' && c != 'u')
+			return usage_err(NULL);
+	}
+	if (argc - optind != 2)
+		return usage_err(argc - optind < 2 ? "missing source or target dataset argument" : "too many arguments");
+	const char *from = argv[optind];
+	char to[DS_NAME_MAX * 2];
+	snprintf(to, sizeof(to), "%s", argv[optind + 1]);
+	if (strchr(from, '@') && to[0] == '@') /* short form: rename ds@a @b */
+		snprintf(to, sizeof(to), "%.*s%s", (int)strcspn(from, "@"), from, argv[optind + 1]);
+	if (strcspn(from, "/@#") != strcspn(to, "/@#") || strncmp(from, to, strcspn(from, "/@#"))) {
+		fprintf(stderr, "cannot rename to '%s': datasets must be within same pool\n", to);
+		return 1;
+	}
+	if (recurse && !strchr(from, '@'))
+		return usage_err("-r applies to snapshots only");
+	cli_pool_t cp;
+	if (cli_open_for(from, &cp) < 0)
+		return cli_fail("open '%s'", from);
+	dsl_ds_t *ds = dsl_lookup(cp.dsl, from);
+	int rc = ds ? 0 : -ENOENT;
+	if (rc == 0 && parents && dsl_is_head(ds)) { /* -p: create missing parents */
+		char path[DS_NAME_MAX * 2];
+		snprintf(path, sizeof(path), "%s", to);
+		for (char *sl = strchr(path + strcspn(path, "/") + 1, '/'); rc == 0 && sl; sl = strchr(sl + 1, '/')) {
+			*sl = 0;
+			if (!dsl_lookup(cp.dsl, path))
+				rc = dsl_create(cp.dsl, path, 0, 0, 0, NULL, 0);
+			*sl = '/';
+		}
+		terr_clear();
+	}
+	if (rc == 0 && recurse) {
+		const char *newsnap = strchr(to, '@') + 1;
+		dslist_t l = { 0 };
+		visit(&l, cp.dsl, dsl_by_id(cp.dsl, ds->parent), T_SNAP | T_FS | T_VOL, -1);
+		for (size_t k = 0; k < l.n && rc == 0; k++) {
+			if (l.v[k]->type != DS_SNAPSHOT || strcmp(l.v[k]->name, ds->name) || l.v[k] == ds)
+				continue;
+			char nn[DS_NAME_MAX * 2];
+			dsl_fullname(cp.dsl, dsl_by_id(cp.dsl, l.v[k]->parent), nn, sizeof(nn));
+			size_t len = strlen(nn);
+			snprintf(nn + len, sizeof(nn) - len, "@%s", newsnap);
+			rc = dsl_rename(cp.dsl, l.v[k], nn);
+		}
+		free(l.v);
+		free(l.d);
+	}
+	if (rc == 0)
+		rc = dsl_rename(cp.dsl, ds, to);
+	if (rc < 0) {
+		cli_close(&cp, 0);
+		return cli_fail("rename to '%s'", to);
+	}
+	if (cli_close(&cp, 1) < 0)
+		return cli_fail("rename to '%s'", to);
+	return 0;
+}
+
 /* ---- destroy ---- */
 
 static void list_dependents(dsl_t *d, dsl_ds_t *ds, FILE *f)
@@ -925,6 +1144,11 @@ static int destroy_snaps(dsl_t *d, dsl_ds_t *head, const char *spec, const char 
 				continue;
 			char fn[DS_NAME_MAX];
 			dsl_fullname(d, snaps[i], fn, sizeof(fn));
+			if (snaps[i]->nholds) {
+				fprintf(stderr, "cannot destroy snapshot %s: dataset is busy\n", fn);
+				ret = 1;
+				break;
+			}
 			if (dsl_destroy(d, snaps[i]) < 0) {
 				ret = terr_code() == EBUSY ? clone_message(d, snaps[i], fn) : cli_fail("destroy '%s'", fn);
 				break;
@@ -1089,8 +1313,17 @@ int cmd_zfs(int argc, char **argv)
 		return do_inherit(argc, argv);
 	if (!strcmp(cmd, "promote"))
 		return do_promote(argc, argv);
-	static const char *later[] = { "rename", "send", "receive", "recv", "bookmark", "hold",
-				       "release", "holds", "diff", "upgrade", "mount", "unmount", "share", NULL };
+	if (!strcmp(cmd, "bookmark"))
+		return do_bookmark(argc, argv);
+	if (!strcmp(cmd, "hold"))
+		return do_hold_release(argc, argv, 1);
+	if (!strcmp(cmd, "release"))
+		return do_hold_release(argc, argv, 0);
+	if (!strcmp(cmd, "holds"))
+		return do_holds(argc, argv);
+	if (!strcmp(cmd, "rename"))
+		return do_rename(argc, argv);
+	static const char *later[] = { "send", "receive", "recv", "diff", "upgrade", "mount", "unmount", "share", NULL };
 	for (int i = 0; later[i]; i++)
 		if (!strcmp(cmd, later[i])) {
 			fprintf(stderr, "zfs %s: not supported yet\n", cmd);

@@ -74,7 +74,7 @@ int zprop_numeric(const char *canon)
 
 static const char *type_name(int t)
 {
-	return t == DS_VOLUME ? "volume" : t == DS_SNAPSHOT ? "snapshot" : "filesystem";
+	return t == DS_VOLUME ? "volume" : t == DS_SNAPSHOT ? "snapshot" : t == DS_BOOKMARK ? "bookmark" : "filesystem";
 }
 
 static void size_str(uint64_t v, int parsable, char *out, size_t len)
@@ -92,6 +92,9 @@ int zprop_value(dsl_t *d, dsl_ds_t *ds, const char *prop, int parsable, char *ou
 	int snap = ds->type == DS_SNAPSHOT, vol = ds->type == DS_VOLUME ||
 						 (snap && dsl_by_id(d, ds->parent)->type == DS_VOLUME);
 	snprintf(src, srclen, "-");
+	if (ds->type == DS_BOOKMARK && strcmp(prop, "name") && strcmp(prop, "type") && strcmp(prop, "creation") &&
+	    strcmp(prop, "guid") && strcmp(prop, "createtxg"))
+		return -1;
 	dsl_space(d, ds, &s);
 	if (!strcmp(prop, "name")) {
 		dsl_fullname(d, ds, out, len);

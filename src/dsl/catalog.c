@@ -81,6 +81,11 @@ static void enc_ds(growbuf_t *g, const dsl_ds_t *ds)
 	gb_u64(g, ds->unique);
 	gb_u64(g, ds->origin);
 	enc_props(g, ds->props, ds->nprops);
+	gb_u32(g, (uint32_t)ds->nholds);
+	for (size_t i = 0; i < ds->nholds; i++) {
+		gb_str(g, ds->holds[i].tag);
+		gb_u64(g, ds->holds[i].time);
+	}
 	gb_u32(g, (uint32_t)ds->dl.n);
 	for (size_t i = 0; i < ds->dl.n; i++) {
 		gb_u64(g, ds->dl.e[i].key);
@@ -149,6 +154,9 @@ void ds_free(dsl_ds_t *ds)
 		free(ds->props[i].value);
 	}
 	free(ds->props);
+	for (size_t i = 0; i < ds->nholds; i++)
+		free(ds->holds[i].tag);
+	free(ds->holds);
 	dl_fini(&ds->dl);
 	if (ds->vol) {
 		tree_close(&ds->vol->tree);
@@ -185,6 +193,19 @@ static dsl_ds_t *dec_ds(le_cur_t *c)
 	ds->unique = le_r64(c);
 	ds->origin = le_r64(c);
 	dec_props(c, &ds->props, &ds->nprops);
+	uint32_t nh = le_r32(c);
+	if (c->ok && nh <= (c->len - c->pos) / 12) {
+		ds->holds = calloc(nh ? nh : 1, sizeof(*ds->holds));
+		if (!ds->holds)
+			c->ok = 0;
+		for (uint32_t i = 0; i < nh && c->ok; i++) {
+			ds->holds[i].tag = dec_str(c, DS_NAME_MAX - 1);
+			ds->holds[i].time = le_r64(c);
+			ds->nholds = i + 1;
+		}
+	} else {
+		c->ok = 0;
+	}
 	uint32_t n = le_r32(c);
 	if (c->ok && n <= (c->len - c->pos) / (24 + BP_SIZE)) {
 		ds->dl.e = calloc(n ? n : 1, sizeof(dl_entry_t));
@@ -203,7 +224,8 @@ static dsl_ds_t *dec_ds(le_cur_t *c)
 		c->ok = 0;
 	}
 	int has_tree = ds->type == DS_VOLUME || (ds->type == DS_SNAPSHOT && ds->tree.levels != 0);
-	int bad = ds->id == 0 || ds->type < DS_FILESYSTEM || ds->type > DS_SNAPSHOT || !ds->name[0] ||
+	int bad = ds->id == 0 || ds->type < DS_FILESYSTEM || ds->type > DS_BOOKMARK || !ds->name[0] ||
+		  (ds->nholds && ds->type != DS_SNAPSHOT) || (ds->type == DS_BOOKMARK && (ds->dl.n || ds->nprops)) ||
 		  (has_tree &&
 		   (ds->tree.levels < 2 || ds->tree.levels > TREE_MAX_LEVELS || ds->tree.dblksz < 512 ||
 		    ds->tree.dblksz > (128u << 10) || (ds->tree.dblksz & (ds->tree.dblksz - 1)) ||
@@ -252,8 +274,10 @@ static int cat_decode(dsl_t *d, uint8_t *buf, size_t len)
 	for (size_t i = 0; i < d->nds; i++) {
 		dsl_ds_t *ds = d->ds[i];
 		dsl_ds_t *par = ds->parent ? dsl_by_id(d, ds->parent) : NULL;
-		if ((ds->parent && (!par || par->type == DS_SNAPSHOT)) || (!ds->parent && ds->type != DS_FILESYSTEM) ||
+		if ((ds->parent && (!par || !dsl_is_head(par))) || (!ds->parent && ds->type != DS_FILESYSTEM) ||
+		    (dsl_is_head(ds) && par && par->type != DS_FILESYSTEM) ||
 		    (ds->type == DS_SNAPSHOT && (!par || (par->type == DS_VOLUME) != (ds->tree.levels != 0))) ||
+		    (ds->type == DS_BOOKMARK && (!par || !dsl_is_head(par))) ||
 		    (ds->origin && (!dsl_by_id(d, ds->origin) || dsl_by_id(d, ds->origin)->type != DS_SNAPSHOT)))
 			return terr(EIO, "catalog is corrupt (links)");
 	}

@@ -43,22 +43,28 @@ void dsl_fullname(const dsl_t *d, const dsl_ds_t *ds, char *buf, size_t len)
 {
 	const dsl_ds_t *chain[64];
 	int n = 0;
-	const dsl_ds_t *head = ds->type == DS_SNAPSHOT ? dsl_by_id(d, ds->parent) : ds;
+	const dsl_ds_t *head = dsl_is_head(ds) ? ds : dsl_by_id(d, ds->parent);
 	for (const dsl_ds_t *c = head; c && n < 64; c = c->parent ? dsl_by_id(d, c->parent) : NULL)
 		chain[n++] = c;
 	size_t pos = 0;
 	buf[0] = 0;
 	for (int i = n - 1; i >= 0; i--)
 		pos += (size_t)snprintf(buf + pos, pos < len ? len - pos : 0, "%s%s", i == n - 1 ? "" : "/", chain[i]->name);
-	if (ds->type == DS_SNAPSHOT && pos < len)
-		snprintf(buf + pos, len - pos, "@%s", ds->name);
+	if (!dsl_is_head(ds) && pos < len)
+		snprintf(buf + pos, len - pos, "%c%s", ds->type == DS_SNAPSHOT ? '@' : '#', ds->name);
 }
 
-static dsl_ds_t *child_named(const dsl_t *d, uint64_t parent, const char *name, int snap)
+/* kind: DS_FILESYSTEM means any head (filesystem or volume), else the exact type */
+static int kind_match(const dsl_ds_t *c, int kind)
+{
+	return kind == DS_FILESYSTEM ? dsl_is_head(c) : c->type == kind;
+}
+
+static dsl_ds_t *child_named(const dsl_t *d, uint64_t parent, const char *name, int kind)
 {
 	for (size_t i = 0; i < d->nds; i++) {
 		dsl_ds_t *c = d->ds[i];
-		if (c->parent == parent && (c->type == DS_SNAPSHOT) == snap && !strcmp(c->name, name))
+		if (c->parent == parent && kind_match(c, kind) && !strcmp(c->name, name))
 			return c;
 	}
 	return NULL;
@@ -67,7 +73,7 @@ static dsl_ds_t *child_named(const dsl_t *d, uint64_t parent, const char *name, 
 dsl_ds_t *dsl_lookup(dsl_t *d, const char *name)
 {
 	char dsn[DS_NAME_MAX], snap[DS_NAME_MAX], sep;
-	if (name_split(name, dsn, sizeof(dsn), snap, sizeof(snap), &sep) < 0 || sep == '#') {
+	if (name_split(name, dsn, sizeof(dsn), snap, sizeof(snap), &sep) < 0) {
 		terr(ENOENT, "dataset does not exist");
 		return NULL;
 	}
@@ -78,9 +84,9 @@ dsl_ds_t *dsl_lookup(dsl_t *d, const char *name)
 		return NULL;
 	}
 	while (cur && (tok = strtok_r(NULL, "/", &save)))
-		cur = child_named(d, cur->id, tok, 0);
-	if (cur && sep == '@')
-		cur = child_named(d, cur->id, snap, 1);
+		cur = child_named(d, cur->id, tok, DS_FILESYSTEM);
+	if (cur && sep)
+		cur = child_named(d, cur->id, snap, sep == '@' ? DS_SNAPSHOT : DS_BOOKMARK);
 	if (!cur)
 		terr(ENOENT, "dataset does not exist");
 	return cur;
@@ -96,21 +102,22 @@ static int by_txg(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static size_t collect(const dsl_t *d, const dsl_ds_t *ds, int snaps, dsl_ds_t ***out)
+static size_t collect(const dsl_t *d, const dsl_ds_t *ds, int kind, dsl_ds_t ***out)
 {
 	size_t n = 0;
 	*out = calloc(d->nds + 1, sizeof(**out));
 	if (!*out)
 		return 0;
 	for (size_t i = 0; i < d->nds; i++)
-		if (d->ds[i]->parent == ds->id && (d->ds[i]->type == DS_SNAPSHOT) == snaps)
+		if (d->ds[i]->parent == ds->id && kind_match(d->ds[i], kind))
 			(*out)[n++] = d->ds[i];
-	qsort(*out, n, sizeof(**out), snaps ? by_txg : by_name);
+	qsort(*out, n, sizeof(**out), kind == DS_FILESYSTEM ? by_name : by_txg);
 	return n;
 }
 
-size_t dsl_children(const dsl_t *d, const dsl_ds_t *ds, dsl_ds_t ***out) { return collect(d, ds, 0, out); }
-size_t dsl_snapshots(const dsl_t *d, const dsl_ds_t *ds, dsl_ds_t ***out) { return collect(d, ds, 1, out); }
+size_t dsl_children(const dsl_t *d, const dsl_ds_t *ds, dsl_ds_t ***out) { return collect(d, ds, DS_FILESYSTEM, out); }
+size_t dsl_snapshots(const dsl_t *d, const dsl_ds_t *ds, dsl_ds_t ***out) { return collect(d, ds, DS_SNAPSHOT, out); }
+size_t dsl_bookmarks(const dsl_t *d, const dsl_ds_t *ds, dsl_ds_t ***out) { return collect(d, ds, DS_BOOKMARK, out); }
 
 static uint64_t origin_txg(const dsl_t *d, const dsl_ds_t *head)
 {
@@ -457,7 +464,13 @@ int dsl_destroy(dsl_t *d, dsl_ds_t *ds)
 {
 	if (ds->parent == 0)
 		return terr(EINVAL, "operation does not apply to pools");
+	if (ds->type == DS_BOOKMARK) {
+		remove_ds(d, ds);
+		return 0;
+	}
 	if (ds->type == DS_SNAPSHOT) {
+		if (ds->nholds)
+			return terr(EBUSY, "dataset is busy");
 		for (size_t i = 0; i < d->nds; i++)
 			if (d->ds[i]->origin == ds->id)
 				return terr(EBUSY, "snapshot has dependent clones");
@@ -477,8 +490,11 @@ int dsl_destroy(dsl_t *d, dsl_ds_t *ds)
 		return 0;
 	}
 	for (size_t i = 0; i < d->nds; i++)
-		if (d->ds[i]->parent == ds->id)
+		if (d->ds[i]->parent == ds->id && d->ds[i]->type != DS_BOOKMARK)
 			return terr(EBUSY, "dataset has children");
+	for (size_t i = d->nds; i-- > 0;) /* bookmarks go with their dataset */
+		if (d->ds[i]->parent == ds->id && d->ds[i]->type == DS_BOOKMARK)
+			remove_ds(d, d->ds[i]);
 	drop_vol(ds);
 	if (ds->type == DS_VOLUME)
 		TRY(tree_walk(d->pool, &ds->tree, origin_txg(d, ds), 0, free_cb, d->pool));
@@ -508,7 +524,7 @@ int dsl_snapshot(dsl_t *d, char *const *names, int n)
 			rc = terr(ENOENT, "dataset does not exist");
 			break;
 		}
-		if (child_named(d, heads[i]->id, snap, 1)) {
+		if (child_named(d, heads[i]->id, snap, DS_SNAPSHOT)) {
 			rc = terr(EEXIST, "dataset already exists");
 			break;
 		}
@@ -644,7 +660,7 @@ int dsl_walk_all(dsl_t *d, int (*cb)(void *arg, const bp_t *bp), void *arg)
 	struct walk_all w = { cb, arg };
 	for (size_t i = 0; i < d->nds; i++) {
 		dsl_ds_t *ds = d->ds[i];
-		if (ds->type == DS_FILESYSTEM || (ds->type == DS_SNAPSHOT && ds->tree.levels == 0))
+		if (ds->type == DS_FILESYSTEM || ds->type == DS_BOOKMARK || (ds->type == DS_SNAPSHOT && ds->tree.levels == 0))
 			continue;
 		/* each block is visited from the oldest tree holding it: a block of a snapshot
 		 * born before the previous snapshot is also in that one */
@@ -770,4 +786,98 @@ int dsl_promote(dsl_t *d, dsl_ds_t *c)
 	free(hs);
 	free(cs);
 	return rc;
+}
+
+/* ---- bookmarks, holds, rename ---- */
+
+int dsl_bookmark(dsl_t *d, dsl_ds_t *snap, const char *bookname)
+{
+	char dsn[DS_NAME_MAX], bn[DS_NAME_MAX], sep;
+	TRY(name_check(bookname, NAME_BOOKMARK));
+	TRY(name_split(bookname, dsn, sizeof(dsn), bn, sizeof(bn), &sep));
+	dsl_ds_t *head = dsl_lookup(d, dsn);
+	if (!head || sep != '#')
+		return terr(ENOENT, "dataset does not exist");
+	if (snap->type != DS_SNAPSHOT && snap->type != DS_BOOKMARK)
+		return terr(EINVAL, "source is not a snapshot or bookmark");
+	if (head->id != snap->parent)
+		return terr(EXDEV, "bookmark is in a different dataset than the snapshot");
+	if (child_named(d, head->id, bn, DS_BOOKMARK))
+		return terr(EEXIST, "bookmark exists");
+	dsl_ds_t *b = new_ds(d, head->id, bn, DS_BOOKMARK);
+	if (!b)
+		return -ENOMEM;
+	b->guid = snap->guid;
+	b->createtxg = snap->createtxg;
+	b->creation = snap->creation;
+	int rc = add_ds(d, b);
+	if (rc < 0)
+		ds_free(b);
+	return rc;
+}
+
+int dsl_hold(dsl_t *d, dsl_ds_t *snap, const char *tag)
+{
+	(void)d;
+	if (snap->type != DS_SNAPSHOT)
+		return terr(EINVAL, "not a snapshot");
+	if (!*tag || strlen(tag) >= DS_NAME_MAX)
+		return terr(EINVAL, "invalid tag");
+	for (size_t i = 0; i < snap->nholds; i++)
+		if (!strcmp(snap->holds[i].tag, tag))
+			return terr(EEXIST, "tag already exists on this dataset");
+	dsl_hold_t *nh = realloc(snap->holds, (snap->nholds + 1) * sizeof(*nh));
+	char *t = strdup(tag);
+	if (!nh || !t) {
+		free(t);
+		if (nh)
+			snap->holds = nh;
+		return terr(ENOMEM, "out of memory");
+	}
+	snap->holds = nh;
+	snap->holds[snap->nholds++] = (dsl_hold_t){ t, (uint64_t)time(NULL) };
+	return 0;
+}
+
+int dsl_release(dsl_t *d, dsl_ds_t *snap, const char *tag)
+{
+	(void)d;
+	for (size_t i = 0; i < snap->nholds; i++)
+		if (!strcmp(snap->holds[i].tag, tag)) {
+			free(snap->holds[i].tag);
+			snap->holds[i] = snap->holds[--snap->nholds];
+			return 0;
+		}
+	return terr(ESRCH, "no such tag on this dataset");
+}
+
+int dsl_rename(dsl_t *d, dsl_ds_t *ds, const char *newname)
+{
+	char dsn[DS_NAME_MAX], last[DS_NAME_MAX], sep;
+	TRY(name_split(newname, dsn, sizeof(dsn), last, sizeof(last), &sep));
+	if (!dsl_is_head(ds)) {
+		int want = ds->type == DS_SNAPSHOT ? '@' : '#';
+		TRY(name_check(newname, ds->type == DS_SNAPSHOT ? NAME_SNAPSHOT : NAME_BOOKMARK));
+		dsl_ds_t *head = dsl_lookup(d, dsn);
+		if (sep != want || !head || head->id != ds->parent)
+			return terr(EINVAL, "snapshots must be part of same dataset");
+		if (child_named(d, head->id, last, ds->type))
+			return terr(EEXIST, "dataset already exists");
+		snprintf(ds->name, sizeof(ds->name), "%s", last);
+		return 0;
+	}
+	if (ds->parent == 0)
+		return terr(EINVAL, "cannot rename a pool's root dataset");
+	TRY(name_check(newname, NAME_DATASET));
+	if (dsl_lookup(d, newname))
+		return terr(EEXIST, "dataset already exists");
+	dsl_ds_t *parent;
+	const char *lastc;
+	TRY(split_parent(d, newname, &parent, &lastc));
+	for (dsl_ds_t *p = parent; p; p = p->parent ? dsl_by_id(d, p->parent) : NULL)
+		if (p == ds)
+			return terr(EINVAL, "New dataset name cannot be a descendant of current dataset name");
+	ds->parent = parent->id;
+	snprintf(ds->name, sizeof(ds->name), "%s", lastc);
+	return 0;
 }

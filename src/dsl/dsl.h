@@ -15,7 +15,13 @@
 #include "tree/tree.h"
 #include "vol/vol.h"
 
-enum ds_type { DS_FILESYSTEM = 1, DS_VOLUME = 2, DS_SNAPSHOT = 3 };
+enum ds_type { DS_FILESYSTEM = 1, DS_VOLUME = 2, DS_SNAPSHOT = 3, DS_BOOKMARK = 4 };
+
+/* A user hold on a snapshot (zfs hold): the snapshot cannot be destroyed while held. */
+typedef struct dsl_hold {
+	char *tag;
+	uint64_t time;
+} dsl_hold_t;
 enum prop_source { PROP_LOCAL = 1, PROP_RECEIVED = 2 };
 
 #define DS_NAME_MAX 256
@@ -44,8 +50,9 @@ typedef struct deadlist {
 
 typedef struct dsl_ds {
 	uint64_t id;
-	uint64_t parent; /* heads: the containing dataset (0 for the pool's root); snapshots: the head */
-	char name[DS_NAME_MAX]; /* last component (snapshot: the part after '@') */
+	uint64_t parent; /* heads: the containing dataset (0 for the pool's root); snapshots and
+			    bookmarks: the head */
+	char name[DS_NAME_MAX]; /* last component (snapshot/bookmark: the part after '@'/'#') */
 	uint8_t type;
 	uint64_t guid, createtxg, creation;
 	tree_phys_t tree;          /* volumes and their snapshots */
@@ -57,6 +64,8 @@ typedef struct dsl_ds {
 	deadlist_t dl;
 	dsl_prop_t *props;
 	size_t nprops;
+	dsl_hold_t *holds;         /* snapshots only */
+	size_t nholds;
 	/* runtime */
 	vol_t *vol;                /* open volume (heads only), NULL until used */
 	int dirty;
@@ -90,6 +99,8 @@ dsl_ds_t *dsl_root(const dsl_t *d);
  * Caller frees the array. */
 size_t dsl_children(const dsl_t *d, const dsl_ds_t *ds, dsl_ds_t ***out);
 size_t dsl_snapshots(const dsl_t *d, const dsl_ds_t *ds, dsl_ds_t ***out);
+size_t dsl_bookmarks(const dsl_t *d, const dsl_ds_t *ds, dsl_ds_t ***out);
+static inline int dsl_is_head(const dsl_ds_t *ds) { return ds->type == DS_FILESYSTEM || ds->type == DS_VOLUME; }
 
 /* Create a filesystem (container) or, if volsize > 0, a volume. props are name=value pairs set
  * locally (already validated by the caller with dsl_prop_validate). A thick volume gets
@@ -104,6 +115,15 @@ int dsl_snapshot(dsl_t *d, char *const *names, int n);
 int dsl_rollback(dsl_t *d, dsl_ds_t *snap);
 /* Clone a snapshot into a new head. */
 int dsl_clone(dsl_t *d, dsl_ds_t *snap, const char *newname, char *const *props, int nprops);
+
+/* Bookmark a snapshot: "pool/ds#name" keeps the snapshot's guid, txg and creation time. */
+int dsl_bookmark(dsl_t *d, dsl_ds_t *snap, const char *bookname);
+/* Add/remove a user hold (tag) on a snapshot; -EEXIST / -ESRCH as zfs reports them. */
+int dsl_hold(dsl_t *d, dsl_ds_t *snap, const char *tag);
+int dsl_release(dsl_t *d, dsl_ds_t *snap, const char *tag);
+/* Rename a head (possibly to another parent in the same pool), a snapshot or a bookmark
+ * (same dataset). newname is a full name. */
+int dsl_rename(dsl_t *d, dsl_ds_t *ds, const char *newname);
 
 /* Promote a clone: the origin snapshot and the ones before it move to the clone, and the
  * former head becomes a clone of that snapshot (as `zfs promote`). Blocks are not copied. */

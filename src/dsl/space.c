@@ -78,7 +78,7 @@ static void head_space(const dsl_t *d, const dsl_ds_t *ds, dsl_space_t *s)
 	s->usedsnap = dl_bytes(&ds->dl, otxg, UINT64_MAX);
 	for (size_t i = 0; i < d->nds; i++) {
 		const dsl_ds_t *c = d->ds[i];
-		if (c->parent != ds->id)
+		if (c->parent != ds->id || c->type == DS_BOOKMARK)
 			continue;
 		if (c->type == DS_SNAPSHOT)
 			s->usedsnap += dl_bytes(&c->dl, otxg, UINT64_MAX);
