@@ -33,17 +33,25 @@ static const struct {
 	{ "origin", NULL, "ORIGIN", 0 },
 	{ "written", NULL, "WRITTEN", 1 },
 	{ "mountpoint", NULL, "MOUNTPOINT", 0 },
+	{ "compressratio", "ratio", "RATIO", 1 },
+	{ "refcompressratio", "refratio", "REFRATIO", 1 },
+	{ "logicalused", "lused", "LUSED", 1 },
+	{ "logicalreferenced", "lrefer", "LREFER", 1 },
+	{ "receive_resume_token", NULL, "RECEIVE_RESUME_TOKEN", 0 },
 };
 #define NPROPS (sizeof(props) / sizeof(props[0]))
 
 /* `zfs get all` order */
-const char *const zprop_all[] = { "type", "creation", "used", "available", "referenced", "volsize",
-				  "volblocksize", "checksum", "compression", "readonly", "createtxg",
-				  "refreservation", "guid", "usedbysnapshots", "usedbydataset",
-				  "usedbychildren", "usedbyrefreservation", "written", "origin", NULL };
+const char *const zprop_all[] = { "type", "creation", "used", "available", "referenced", "compressratio",
+				  "volsize", "volblocksize", "checksum", "compression", "readonly", "createtxg",
+				  "origin", "refreservation", "guid", "usedbysnapshots", "usedbydataset",
+				  "usedbychildren", "usedbyrefreservation", "written", "logicalused",
+				  "logicalreferenced", "refcompressratio", NULL };
 
 const char *zprop_canon(const char *name)
 {
+	if (!strncmp(name, "written@", 8))
+		return name;
 	for (size_t i = 0; i < NPROPS; i++)
 		if (!strcmp(props[i].name, name) || (props[i].alias && !strcmp(props[i].alias, name)))
 			return props[i].name;
@@ -144,9 +152,43 @@ int zprop_value(dsl_t *d, dsl_ds_t *ds, const char *prop, int parsable, char *ou
 		else
 			snprintf(out, len, "-");
 	} else if (!strcmp(prop, "written")) {
+		uint64_t w = s.written;
+		if (snap) { /* bytes born since the snapshot before it (all of it for the first) */
+			dsl_ds_t **v, *prev = NULL, *head = dsl_by_id(d, ds->parent);
+			size_t n = dsl_snapshots(d, head, &v);
+			for (size_t i = 0; i < n && v[i] != ds; i++)
+				prev = v[i];
+			free(v);
+			if (!prev && head->origin)
+				prev = dsl_by_id(d, head->origin);
+			w = s.referenced;
+			if (prev && dsl_written_since(d, ds, prev, &w) < 0)
+				return -1;
+		}
+		size_str(w, parsable, out, len);
+	} else if (!strncmp(prop, "written@", 8)) {
+		char full[DS_NAME_MAX * 2], hn[DS_NAME_MAX];
+		const dsl_ds_t *head = dsl_is_head(ds) ? ds : dsl_by_id(d, ds->parent);
+		dsl_fullname(d, head, hn, sizeof(hn));
+		if (prop[8] == '@' || strchr(prop + 8, '@') || strchr(prop + 8, '/'))
+			snprintf(full, sizeof(full), "%s", prop + 8);
+		else
+			snprintf(full, sizeof(full), "%s@%s", hn, prop + 8);
+		dsl_ds_t *since = dsl_lookup(d, full);
+		uint64_t w;
+		if (!since || dsl_written_since(d, ds, since, &w) < 0)
+			return -1;
+		size_str(w, parsable, out, len);
+	} else if (!strcmp(prop, "compressratio") || !strcmp(prop, "refcompressratio")) {
+		uint64_t r = !strcmp(prop, "compressratio") ? s.compressratio : s.refcompressratio;
+		snprintf(out, len, parsable ? "%llu.%02llu" : "%llu.%02llux", (unsigned long long)(r / 100),
+			 (unsigned long long)(r % 100));
+	} else if (!strcmp(prop, "logicalused") || !strcmp(prop, "logicalreferenced")) {
+		size_str(!strcmp(prop, "logicalused") ? s.logicalused : s.logicalreferenced, parsable, out, len);
+	} else if (!strcmp(prop, "receive_resume_token")) {
 		if (snap)
 			return -1;
-		size_str(s.written, parsable, out, len);
+		snprintf(out, len, "-"); /* no receive is ever left partial: receive is not supported yet */
 	} else if (!strcmp(prop, "mountpoint")) {
 		if (vol || snap)
 			return -1;

@@ -78,6 +78,8 @@ static void enc_ds(growbuf_t *g, const dsl_ds_t *ds)
 	gb_u64(g, ds->volblocksize);
 	gb_u64(g, ds->referenced);
 	gb_u64(g, ds->ref_origin);
+	gb_u64(g, ds->lreferenced);
+	gb_u64(g, ds->lref_origin);
 	gb_u64(g, ds->unique);
 	gb_u64(g, ds->origin);
 	enc_props(g, ds->props, ds->nprops);
@@ -90,6 +92,7 @@ static void enc_ds(growbuf_t *g, const dsl_ds_t *ds)
 	for (size_t i = 0; i < ds->dl.n; i++) {
 		gb_u64(g, ds->dl.e[i].key);
 		gb_u64(g, ds->dl.e[i].bytes);
+		gb_u64(g, ds->dl.e[i].lbytes);
 		gb_u64(g, ds->dl.e[i].count);
 		gb_bp(g, &ds->dl.e[i].chain);
 	}
@@ -190,6 +193,8 @@ static dsl_ds_t *dec_ds(le_cur_t *c)
 	ds->volblocksize = le_r64(c);
 	ds->referenced = le_r64(c);
 	ds->ref_origin = le_r64(c);
+	ds->lreferenced = le_r64(c);
+	ds->lref_origin = le_r64(c);
 	ds->unique = le_r64(c);
 	ds->origin = le_r64(c);
 	dec_props(c, &ds->props, &ds->nprops);
@@ -207,7 +212,7 @@ static dsl_ds_t *dec_ds(le_cur_t *c)
 		c->ok = 0;
 	}
 	uint32_t n = le_r32(c);
-	if (c->ok && n <= (c->len - c->pos) / (24 + BP_SIZE)) {
+	if (c->ok && n <= (c->len - c->pos) / (32 + BP_SIZE)) {
 		ds->dl.e = calloc(n ? n : 1, sizeof(dl_entry_t));
 		ds->dl.cap = n;
 		if (!ds->dl.e)
@@ -216,6 +221,7 @@ static dsl_ds_t *dec_ds(le_cur_t *c)
 			dl_entry_t *e = &ds->dl.e[i];
 			e->key = le_r64(c);
 			e->bytes = le_r64(c);
+			e->lbytes = le_r64(c);
 			e->count = le_r64(c);
 			dec_bp(c, &e->chain);
 			ds->dl.n = i + 1;

@@ -153,6 +153,7 @@ static void head_born(void *arg, const bp_t *bp)
 {
 	struct vol_ctx *c = arg;
 	c->ds->referenced += bp_asize(bp);
+	c->ds->lreferenced += bp->lsize;
 	c->ds->unique += bp_asize(bp);
 }
 
@@ -162,8 +163,11 @@ static int head_kill(void *arg, const bp_t *bp)
 	dsl_ds_t *ds = c->ds;
 	uint64_t a = bp_asize(bp);
 	ds->referenced -= a < ds->referenced ? a : ds->referenced;
-	if (bp->birth <= origin_txg(c->d, ds))
+	ds->lreferenced -= bp->lsize < ds->lreferenced ? bp->lsize : ds->lreferenced;
+	if (bp->birth <= origin_txg(c->d, ds)) {
 		ds->ref_origin -= a < ds->ref_origin ? a : ds->ref_origin;
+		ds->lref_origin -= bp->lsize < ds->lref_origin ? bp->lsize : ds->lref_origin;
+	}
 	if (bp->birth > prev_snap_txg(c->d, ds)) {
 		ds->unique -= a < ds->unique ? a : ds->unique;
 		return pool_free_block(c->d->pool, bp);
@@ -552,6 +556,8 @@ int dsl_snapshot(dsl_t *d, char *const *names, int n)
 		s->volblocksize = h->volblocksize;
 		s->referenced = h->referenced;
 		s->ref_origin = h->ref_origin;
+		s->lreferenced = h->lreferenced;
+		s->lref_origin = h->lref_origin;
 		if ((rc = dl_move(&s->dl, &h->dl)) < 0 || (rc = add_ds(d, s)) < 0) {
 			ds_free(s);
 			break;
@@ -578,6 +584,8 @@ int dsl_rollback(dsl_t *d, dsl_ds_t *snap)
 	h->tree = snap->tree;
 	h->referenced = snap->referenced;
 	h->ref_origin = snap->ref_origin;
+	h->lreferenced = snap->lreferenced;
+	h->lref_origin = snap->lref_origin;
 	h->unique = 0;
 	h->volsize = snap->volsize;
 	return 0;
@@ -601,6 +609,8 @@ int dsl_clone(dsl_t *d, dsl_ds_t *snap, const char *newname, char *const *props,
 	c->volblocksize = snap->volblocksize;
 	c->referenced = snap->referenced;
 	c->ref_origin = snap->referenced;
+	c->lreferenced = snap->lreferenced;
+	c->lref_origin = snap->lreferenced;
 	c->origin = snap->id;
 	int rc = add_ds(d, c);
 	if (rc == 0)
@@ -690,7 +700,7 @@ int dsl_walk_all(dsl_t *d, int (*cb)(void *arg, const bp_t *bp), void *arg)
 
 struct sum_arg {
 	uint64_t max_birth; /* count blocks born at or before this txg */
-	uint64_t bytes;
+	uint64_t bytes, lbytes;
 };
 
 static int sum_cb(void *arg, const bp_t *bp, int level, uint64_t first)
@@ -698,33 +708,49 @@ static int sum_cb(void *arg, const bp_t *bp, int level, uint64_t first)
 	struct sum_arg *s = arg;
 	(void)level;
 	(void)first;
-	if (!bp_is_hole(bp) && bp->birth <= s->max_birth)
+	if (!bp_is_hole(bp) && bp->birth <= s->max_birth) {
 		s->bytes += bp_asize(bp);
+		s->lbytes += bp->lsize;
+	}
 	return 0;
 }
 
-/* Bytes of ds's tree born at or before txg (walks what it must: everything if txg > 0). */
-static int bytes_born_upto(dsl_t *d, const dsl_ds_t *ds, uint64_t txg, uint64_t *out)
+/* Bytes (allocated, logical) of ds's tree born at or before txg (walks everything if txg > 0). */
+static int bytes_born_upto(dsl_t *d, const dsl_ds_t *ds, uint64_t txg, uint64_t *out, uint64_t *lout)
 {
-	*out = 0;
+	*out = *lout = 0;
 	if (txg == 0 || ds->tree.levels == 0)
 		return 0;
-	struct sum_arg s = { txg, 0 };
+	struct sum_arg s = { txg, 0, 0 };
 	TRY(tree_walk(d->pool, &ds->tree, 0, 0, sum_cb, &s));
 	*out = s.bytes;
+	*lout = s.lbytes;
 	return 0;
 }
 
-/* Bytes of ds's tree born after txg (proportional to what changed since txg). */
-static int bytes_born_after(dsl_t *d, const dsl_ds_t *ds, uint64_t txg, uint64_t *out)
+/* Bytes (allocated, logical) of ds's tree born after txg (proportional to the change). */
+static int bytes_born_after(dsl_t *d, const dsl_ds_t *ds, uint64_t txg, uint64_t *out, uint64_t *lout)
 {
-	struct sum_arg s = { UINT64_MAX, 0 };
-	*out = 0;
+	struct sum_arg s = { UINT64_MAX, 0, 0 };
+	*out = *lout = 0;
 	if (ds->tree.levels == 0)
 		return 0;
 	TRY(tree_walk(d->pool, &ds->tree, txg, 0, sum_cb, &s));
 	*out = s.bytes;
+	*lout = s.lbytes;
 	return 0;
+}
+
+int dsl_written_since(dsl_t *d, dsl_ds_t *ds, dsl_ds_t *since, uint64_t *out)
+{
+	const dsl_ds_t *head = dsl_is_head(ds) ? ds : dsl_by_id(d, ds->parent);
+	int related = since->type == DS_SNAPSHOT && (since->parent == head->id || since->id == head->origin);
+	if (!related || (!dsl_is_head(ds) && since->createtxg > ds->createtxg))
+		return terr(EINVAL, "'%s' is not an earlier snapshot of the same dataset", since->name);
+	uint64_t l;
+	if (ds->vol && ds->vol->tree.dirty_count)
+		TRY(sync_vols(d));
+	return bytes_born_after(d, ds, since->createtxg, out, &l);
 }
 
 int dsl_promote(dsl_t *d, dsl_ds_t *c)
@@ -775,13 +801,14 @@ int dsl_promote(dsl_t *d, dsl_ds_t *c)
 		dsl_ds_t *t = i < nh ? hs[i] : h;
 		if (t->type == DS_SNAPSHOT && t->parent != h->id)
 			continue;
-		uint64_t after;
-		rc = bytes_born_after(d, t, o->createtxg, &after);
+		uint64_t after, lafter;
+		rc = bytes_born_after(d, t, o->createtxg, &after, &lafter);
 		t->ref_origin = t->referenced > after ? t->referenced - after : 0;
+		t->lref_origin = t->lreferenced > lafter ? t->lreferenced - lafter : 0;
 	}
 	for (size_t k = 0; k <= nc && rc == 0; k++) {
 		dsl_ds_t *t = k < nc ? cs[k] : c;
-		rc = bytes_born_upto(d, t, xtxg, &t->ref_origin);
+		rc = bytes_born_upto(d, t, xtxg, &t->ref_origin, &t->lref_origin);
 	}
 	free(hs);
 	free(cs);

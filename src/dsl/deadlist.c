@@ -48,6 +48,7 @@ int dl_insert(deadlist_t *dl, uint64_t key, const bp_t *bp)
 	}
 	e->pend[e->npend++] = *bp;
 	e->bytes += bp_asize(bp);
+	e->lbytes += bp->lsize;
 	e->count++;
 	return 0;
 }
@@ -89,6 +90,15 @@ uint64_t dl_bytes(const deadlist_t *dl, uint64_t lo, uint64_t hi)
 	for (size_t i = 0; i < dl->n; i++)
 		if (dl->e[i].key > lo && dl->e[i].key <= hi)
 			s += dl->e[i].bytes;
+	return s;
+}
+
+uint64_t dl_lbytes(const deadlist_t *dl, uint64_t lo, uint64_t hi)
+{
+	uint64_t s = 0;
+	for (size_t i = 0; i < dl->n; i++)
+		if (dl->e[i].key > lo && dl->e[i].key <= hi)
+			s += dl->e[i].lbytes;
 	return s;
 }
 

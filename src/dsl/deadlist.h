@@ -12,6 +12,8 @@ int dl_insert(deadlist_t *dl, uint64_t key, const bp_t *bp);
 int dl_sync(pool_t *p, deadlist_t *dl);
 /* Total bytes of entries with lo < key <= hi. */
 uint64_t dl_bytes(const deadlist_t *dl, uint64_t lo, uint64_t hi);
+/* The same in logical (uncompressed) bytes. */
+uint64_t dl_lbytes(const deadlist_t *dl, uint64_t lo, uint64_t hi);
 /* Remove the entries with lo < key <= hi, freeing their chain blocks and, if free_bps, the
  * blocks they list. */
 int dl_remove(pool_t *p, deadlist_t *dl, uint64_t lo, uint64_t hi, int free_bps);

@@ -38,6 +38,7 @@ typedef struct dsl_prop {
 typedef struct dl_entry {
 	uint64_t key;
 	uint64_t bytes, count;
+	uint64_t lbytes;     /* logical (uncompressed) bytes */
 	bp_t chain;          /* newest chain block (older ones linked from it) */
 	bp_t *pend;          /* killed this txg, not yet written */
 	size_t npend, cappend;
@@ -57,8 +58,10 @@ typedef struct dsl_ds {
 	uint64_t guid, createtxg, creation;
 	tree_phys_t tree;          /* volumes and their snapshots */
 	uint64_t volsize, volblocksize;
-	uint64_t referenced;       /* bytes of blocks reachable from this tree */
+	uint64_t referenced;       /* bytes of blocks reachable from this tree (allocated) */
 	uint64_t ref_origin;       /* of those, born at or before the origin (clones) */
+	uint64_t lreferenced;      /* the same two, in logical (uncompressed) bytes */
+	uint64_t lref_origin;
 	uint64_t unique;           /* heads: bytes born after the latest snapshot */
 	uint64_t origin;           /* heads: origin snapshot id (clones), else 0 */
 	deadlist_t dl;
@@ -152,8 +155,14 @@ int dsl_prop_validate(const char *name, const char *value, int type);
 /* Space accounting (bytes). */
 typedef struct dsl_space {
 	uint64_t used, usedsnap, usedds, usedrefreserv, usedchild, avail, referenced, refreservation;
-	uint64_t written, logicalreferenced;
+	uint64_t written;
+	uint64_t logicalused, logicalreferenced; /* uncompressed bytes */
+	uint64_t compressratio, refcompressratio; /* x100 (100 = 1.00x) */
+	uint64_t usedphys; /* used without any refreservation (what compressratio compares to) */
 } dsl_space_t;
+/* Bytes referenced by ds that were born after snapshot `since` (written@since); -EINVAL if
+ * since is not an earlier snapshot of the same dataset (or its origin). */
+int dsl_written_since(dsl_t *d, dsl_ds_t *ds, dsl_ds_t *since, uint64_t *out);
 void dsl_space(const dsl_t *d, const dsl_ds_t *ds, dsl_space_t *s);
 /* OpenZFS's thick-volume refreservation: volsize plus indirect-block overhead. */
 uint64_t dsl_vol_refreservation(uint64_t volsize, uint64_t volblocksize);

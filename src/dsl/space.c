@@ -68,36 +68,47 @@ static uint64_t origin_txg_of(const dsl_t *d, const dsl_ds_t *head)
 	return o ? o->createtxg : 0;
 }
 
-static uint64_t used_total(const dsl_t *d, const dsl_ds_t *ds);
+static uint64_t ratio(uint64_t logical, uint64_t phys)
+{
+	return phys ? logical * 100 / phys : 100;
+}
 
 static void head_space(const dsl_t *d, const dsl_ds_t *ds, dsl_space_t *s)
 {
 	uint64_t otxg = origin_txg_of(d, ds);
+	uint64_t phys_used; /* used without the refreservation: what compressratio compares */
+	memset(s, 0, sizeof(*s));
 	s->referenced = ds->referenced;
+	s->logicalreferenced = ds->lreferenced;
 	s->usedds = ds->referenced - (ds->ref_origin < ds->referenced ? ds->ref_origin : ds->referenced);
 	s->usedsnap = dl_bytes(&ds->dl, otxg, UINT64_MAX);
+	s->logicalused = ds->lreferenced - (ds->lref_origin < ds->lreferenced ? ds->lref_origin : ds->lreferenced) +
+			 dl_lbytes(&ds->dl, otxg, UINT64_MAX);
+	phys_used = s->usedds + s->usedsnap;
 	for (size_t i = 0; i < d->nds; i++) {
 		const dsl_ds_t *c = d->ds[i];
 		if (c->parent != ds->id || c->type == DS_BOOKMARK)
 			continue;
-		if (c->type == DS_SNAPSHOT)
+		if (c->type == DS_SNAPSHOT) {
 			s->usedsnap += dl_bytes(&c->dl, otxg, UINT64_MAX);
-		else
-			s->usedchild += used_total(d, c);
+			s->logicalused += dl_lbytes(&c->dl, otxg, UINT64_MAX);
+			phys_used += dl_bytes(&c->dl, otxg, UINT64_MAX);
+		} else {
+			dsl_space_t cs;
+			head_space(d, c, &cs);
+			s->usedchild += cs.used;
+			s->logicalused += cs.logicalused;
+			phys_used += cs.usedphys;
+		}
 	}
 	s->refreservation = refres_of(ds);
 	s->usedrefreserv = unconsumed(ds);
 	s->used = s->usedsnap + s->usedds + s->usedrefreserv + s->usedchild;
 	s->avail = dsl_pool_avail(d) + s->usedrefreserv;
 	s->written = ds->unique;
-}
-
-static uint64_t used_total(const dsl_t *d, const dsl_ds_t *ds)
-{
-	dsl_space_t s;
-	memset(&s, 0, sizeof(s));
-	head_space(d, ds, &s);
-	return s.used;
+	s->usedphys = phys_used;
+	s->compressratio = ratio(s->logicalused, phys_used);
+	s->refcompressratio = ratio(ds->lreferenced, ds->referenced);
 }
 
 static void snap_space(const dsl_t *d, const dsl_ds_t *snap, dsl_space_t *s)
@@ -111,7 +122,11 @@ static void snap_space(const dsl_t *d, const dsl_ds_t *snap, dsl_space_t *s)
 	const dsl_ds_t *next = k + 1 < n ? snaps[k + 1] : head;
 	free(snaps);
 	s->used = dl_bytes(&next->dl, lo, snap->createtxg);
+	s->logicalused = dl_lbytes(&next->dl, lo, snap->createtxg);
 	s->referenced = snap->referenced;
+	s->logicalreferenced = snap->lreferenced;
+	s->refcompressratio = s->compressratio = ratio(snap->lreferenced, snap->referenced);
+	s->usedphys = s->used;
 }
 
 void dsl_space(const dsl_t *d, const dsl_ds_t *ds, dsl_space_t *s)
