@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/json.h"
 #include "cli/zfsprops.h"
 #include "util/err.h"
 #include "util/names.h"
@@ -30,10 +31,11 @@ static void usage(FILE *f)
 		   "\thold [-r] <tag> <snapshot> ...\n"
 		   "\tholds [-rHp] <snapshot> ...\n"
 		   "\trelease [-r] <tag> <snapshot> ...\n\n"
-		   "\tlist [-rH] [-p] [-d max] [-o property[,...]] [-t type[,...]]\n"
+		   "\tlist [-rH] [-p] [-j [--json-int]] [-d max] [-o property[,...]]\n"
+		   "\t    [-s property]... [-S property]... [-t type[,...]]\n"
 		   "\t    [filesystem|volume|snapshot] ...\n\n"
 		   "\tset <property=value> ... <filesystem|volume>\n"
-		   "\tget [-rHp] [-d max] [-o \"all\" | field[,...]]\n"
+		   "\tget [-rHp] [-j [--json-int]] [-d max] [-o \"all\" | field[,...]]\n"
 		   "\t    [-t type[,...]] [-s source[,...]]\n"
 		   "\t    <\"all\" | property[,...]> [filesystem|volume|snapshot] ...\n"
 		   "\tinherit <property> <filesystem|volume> ...\n\n"
@@ -273,6 +275,83 @@ static int gather(openset_t *os, int argc, char **argv, int types, int recurse, 
 	return ret;
 }
 
+/* ---- JSON (-j, --json-int) in OpenZFS 2.3's layout ---- */
+
+static const struct option json_opts[] = { { "json", no_argument, 0, 'j' },
+					   { "json-int", no_argument, 0, 'J' },
+					   { 0, 0, 0, 0 } };
+
+static void json_source(json_t *j, const char *src)
+{
+	json_obj_open(j, "source");
+	if (!strncmp(src, "inherited from ", 15)) {
+		json_str(j, "type", "INHERITED");
+		json_str(j, "data", src + 15);
+	} else {
+		json_str(j, "type", !strcmp(src, "local") ? "LOCAL" : !strcmp(src, "default") ? "DEFAULT"
+								  : !strcmp(src, "received") ? "RECEIVED"
+											     : "NONE");
+		json_str(j, "data", "-");
+	}
+	json_obj_close(j);
+}
+
+static int all_digits(const char *s)
+{
+	if (!*s)
+		return 0;
+	for (; *s; s++)
+		if (*s < '0' || *s > '9')
+			return 0;
+	return 1;
+}
+
+/* One dataset object; props NULL-terminated ("name" is skipped: it is the key). */
+static void json_dataset(json_t *j, dsl_t *d, dsl_ds_t *ds, const char *const *props, int np, int parsable, int asint,
+			 int skip_na)
+{
+	char name[DS_NAME_MAX], pool[DS_NAME_MAX], head[DS_NAME_MAX];
+	static const char *tn[] = { "", "FILESYSTEM", "VOLUME", "SNAPSHOT", "BOOKMARK" };
+	dsl_fullname(d, ds, name, sizeof(name));
+	dsl_fullname(d, dsl_root(d), pool, sizeof(pool));
+	json_obj_open(j, name);
+	json_str(j, "name", name);
+	json_str(j, "type", tn[ds->type]);
+	json_str(j, "pool", pool);
+	if (!dsl_is_head(ds)) {
+		dsl_fullname(d, dsl_by_id(d, ds->parent), head, sizeof(head));
+		json_str(j, "dataset", head);
+		json_str(j, ds->type == DS_SNAPSHOT ? "snapshot_name" : "bookmark_name", ds->name);
+	}
+	char txg[32];
+	snprintf(txg, sizeof(txg), "%llu", (unsigned long long)ds->createtxg);
+	if (asint)
+		json_raw(j, "createtxg", txg);
+	else
+		json_str(j, "createtxg", txg);
+	json_obj_open(j, "properties");
+	for (int k = 0; k < np; k++) {
+		if (!strcmp(props[k], "name"))
+			continue;
+		char val[1024], src[DS_NAME_MAX + 32];
+		if (zprop_value(d, ds, props[k], parsable || asint, val, sizeof(val), src, sizeof(src)) < 0) {
+			if (skip_na)
+				continue;
+			snprintf(val, sizeof(val), "-");
+			snprintf(src, sizeof(src), "-");
+		}
+		json_obj_open(j, props[k]);
+		if (asint && all_digits(val))
+			json_raw(j, "value", val);
+		else
+			json_str(j, "value", val);
+		json_source(j, src);
+		json_obj_close(j);
+	}
+	json_obj_close(j);
+	json_obj_close(j);
+}
+
 /* ---- list ---- */
 
 struct sortkey {
@@ -349,8 +428,11 @@ static int do_list(int argc, char **argv)
 	char *ocopy = NULL, *cols[64];
 	int ncols = 0;
 	optind = 1;
-	while ((c = getopt(argc, argv, "rHpd:o:t:s:S:")) != -1) {
+	int json = 0, json_int = 0;
+	while ((c = getopt_long(argc, argv, "rHpjd:o:t:s:S:", json_opts, NULL)) != -1) {
 		switch (c) {
+		case 'j': json = 1; break;
+		case 'J': json = json_int = 1; break;
 		case 'r': recurse = 1; break;
 		case 'H': scripted = 1; break;
 		case 'p': parsable = 1; break;
@@ -422,6 +504,22 @@ static int do_list(int argc, char **argv)
 	int ret = gather(&os, argc - optind, argv + optind, types, recurse, depth, &l);
 	if (nsort && l.n)
 		sort_list(&l, sortk, nsort);
+	if (json) {
+		json_t j;
+		json_init(&j, stdout);
+		json_obj_open(&j, NULL);
+		json_version(&j, "zfs list");
+		json_obj_open(&j, "datasets");
+		for (size_t i = 0; i < l.n; i++)
+			json_dataset(&j, l.d[i], l.v[i], (const char *const *)cols, ncols, parsable, json_int, 0);
+		json_obj_close(&j);
+		json_obj_close(&j);
+		free(l.v);
+		free(l.d);
+		close_all(&os);
+		free(ocopy);
+		return ret;
+	}
 	table_t t;
 	table_init(&t, ncols, hdr, right);
 	for (size_t i = 0; i < l.n; i++) {
@@ -453,8 +551,11 @@ static int do_get(int argc, char **argv)
 	int c, scripted = 0, parsable = 0, recurse = 0, depth = -1, types = T_FS | T_VOL | T_SNAP;
 	char *fields = NULL, *sources = NULL;
 	optind = 1;
-	while ((c = getopt(argc, argv, "rHpd:o:t:s:")) != -1) {
+	int json = 0, json_int = 0;
+	while ((c = getopt_long(argc, argv, "rHpjd:o:t:s:", json_opts, NULL)) != -1) {
 		switch (c) {
+		case 'j': json = 1; break;
+		case 'J': json = json_int = 1; break;
 		case 'r': recurse = 1; break;
 		case 'H': scripted = 1; break;
 		case 'p': parsable = 1; break;
@@ -523,9 +624,20 @@ static int do_get(int argc, char **argv)
 			 argc - optind == 0 && !recurse ? -1 : depth, &l);
 	table_t t;
 	table_init(&t, nf, hdr, right);
+	json_t j;
+	if (json) {
+		json_init(&j, stdout);
+		json_obj_open(&j, NULL);
+		json_version(&j, "zfs get");
+		json_obj_open(&j, "datasets");
+	}
 	for (size_t i = 0; i < l.n; i++) {
 		if (!(types & type_bit(l.v[i])))
 			continue;
+		if (json) {
+			json_dataset(&j, l.d[i], l.v[i], props, np, parsable, json_int, all);
+			continue;
+		}
 		int nprint = np;
 		const char *pp[256];
 		for (int k = 0; k < np; k++)
@@ -566,8 +678,12 @@ static int do_get(int argc, char **argv)
 			table_add(&t, cells);
 		}
 	}
-	if (t.nrows)
+	if (json) {
+		json_obj_close(&j);
+		json_obj_close(&j);
+	} else if (t.nrows) {
 		table_print(&t, stdout, scripted, 1);
+	}
 	table_free(&t);
 	free(l.v);
 	free(l.d);

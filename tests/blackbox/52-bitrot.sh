@@ -10,12 +10,15 @@
 #   - `zpool import` either succeeds or fails cleanly with a one-line error (no crash, no
 #     sanitizer report, no hang);
 #   - if it succeeds, every volume and snapshot read either returns exactly the bytes of one
-#     consistent state (the final one, or an older one only if the import said it rewound) or
+#     consistent state (the final one, or one of the two before it -- only those are kept
+#     intact -- and only if the import said it rewound, unless the newest uberblock itself was
+#     the one damaged, which makes it fall back one txg without a word) or
 #     fails with a clean non-zero exit and a message naming the dataset, having printed only a
 #     correct prefix of the contents (never wrong bytes);
 #   - `zpool scrub` exits 0, and if some read failed, `zpool status` reports errors.
 # Cases: the control (no flip); targeted flips in a data block of v0 that only the head holds
-# and in one shared with @a (the reads that hold it must fail, scrub must count it); one byte in
+# and in one shared with @a (the reads that hold it must fail, scrub must count it); in the
+# oldest space-log block (which every later txg's space log chains through); one byte in
 # label copy 0 and in copy 1 (must import as if nothing happened); both copies (import fails);
 # the newest uberblock (imports the previous state, which then takes new writes); every
 # uberblock (import fails); then random flips: in the allocated data area (>= 1M), in the
@@ -127,6 +130,12 @@ check_pool() {
     [ $ok = 1 ] && { MATCH=$s; break; }
   done
   rm -f "$T"/prefix.*
+  if [ "$MATCH" -ge 0 ] && [ "$MATCH" -lt $((FINAL - 2)) ]; then
+    # Only the last two committed states are kept intact (frees are deferred 2 txgs,
+    # src/pool/alloc.h); falling back further reads blocks that may have been reused, and
+    # silently drops everything written since. Refusing the import is the right answer there.
+    prob "$what: the import fell back $((FINAL - MATCH)) transaction groups (to state $MATCH of 0..$FINAL; import said: $(head -n 1 <<<"$IMPORT_ERR"))"
+  fi
   if [ "$MATCH" -lt 0 ]; then
     prob "$what: WRONG DATA: the volumes match no state the pool has been in (reads: $(for d in "${DS[@]}"; do printf '%s=%s ' "$d" "${out[$d]:0:8}"; done))"
   elif [ "$MATCH" -ne "$FINAL" ] && [ "$rewound" = 0 ] &&
@@ -183,6 +192,18 @@ targeted "flip in a block only v0's head holds: v0 read fails, v0@a and v1 intac
   $((2 * MiB + 65536)) v0
 targeted "flip in a block v0 shares with v0@a: both reads fail, scrub reports it" \
   $((5 * MiB)) v0 v0@a
+
+# the oldest space-log block (magic "TSLG"): every later txg's space-log chain runs through it
+printf 'TSLG' >"$T/pat"
+slog=$("$POOLTOOL" find "$PRISTINE" "$T/pat" | awk -v m=$MiB '$1 >= m' | head -n 1)
+if [ -n "$slog" ]; then
+  fresh
+  "$POOLTOOL" flip "$W/pool.img" $((slog + 100)) 0
+  check_pool "oldest space-log block damaged"
+  t_check "flip in the oldest space-log block (offset $slog): import refuses or falls back at most 2 txgs, never wrong data"
+else
+  t_ok "found a space-log block in the pool file" false
+fi
 
 # --- labels and uberblocks ------------------------------------------------------------------
 fresh
