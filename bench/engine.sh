@@ -177,7 +177,8 @@ SAMPLES=$DIR/samples.txt
 : >"$SAMPLES"
 sample() { echo "$*" | tee -a "$SAMPLES" >&2; }
 
-log "tarn $(git -C "$REPO" describe --always --dirty 2>/dev/null || echo '?'), scratch $DIR, size $SIZE, small $SMALL"
+VERSION=$(git -C "$REPO" describe --always --dirty 2>/dev/null || echo '?')
+log "tarn $VERSION, scratch $DIR, size $SIZE, small $SMALL"
 
 # ---- 1. source data ----
 log "generating $SIZE of incompressible data"
@@ -327,7 +328,7 @@ nogrow() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(b <= a * 1.25 || b - a <= 100
 	echo
 	echo "## Results"
 	echo
-	echo "tarn $(git -C "$REPO" describe --always --dirty 2>/dev/null || echo '?'); $(nproc) CPUs, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo); kernel $(uname -r); scratch $DIR on $(df -P "$DIR" | awk 'NR == 2 { print $1 }') (same disk as repo: $same_disk); $(date -u '+%Y-%m-%d %H:%M UTC')"
+	echo "tarn $VERSION; $(nproc) CPUs, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo); kernel $(uname -r); scratch $DIR on $(df -P "$DIR" | awk 'NR == 2 { print $1 }') (same disk as repo: $same_disk); $(date -u '+%Y-%m-%d %H:%M UTC')"
 	echo
 	echo "| measurement | baseline | tarn | ratio | goal | met |"
 	echo "| --- | ---: | ---: | ---: | --- | --- |"

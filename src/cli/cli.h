@@ -19,7 +19,11 @@ typedef struct cli_pool {
 int cli_open(const char *name, cli_pool_t *cp);
 /* Open the pool named by the first component of a dataset name. */
 int cli_open_for(const char *dsname, cli_pool_t *cp);
-/* Commit (if commit) and close. Also persists error counters seen by this command. */
+/* The command line being run, as it goes into the pool history ("zfs snapshot p/v@1"). */
+extern char cli_history_line[4096];
+void cli_set_history(const char *personality, int argc, char **argv);
+
+/* Commit (if commit) and close. A commit also records cli_history_line in the pool history. Also persists error counters seen by this command. */
 int cli_close(cli_pool_t *cp, int commit);
 /* All known pools' names (sorted). Caller frees each and the array. */
 int cli_known_names(char ***names, int *n);

@@ -46,14 +46,25 @@ int cli_open_for(const char *dsname, cli_pool_t *cp)
 	return rc;
 }
 
+char cli_history_line[4096];
+
+void cli_set_history(const char *personality, int argc, char **argv)
+{
+	size_t pos = (size_t)snprintf(cli_history_line, sizeof(cli_history_line), "%s", personality);
+	for (int i = 1; i < argc && pos < sizeof(cli_history_line); i++)
+		pos += (size_t)snprintf(cli_history_line + pos, sizeof(cli_history_line) - pos, " %s", argv[i]);
+}
+
 int cli_close(cli_pool_t *cp, int commit)
 {
 	int rc = 0;
 	if (!cp->pool)
 		return 0;
+	if (cp->dsl && commit && cli_history_line[0])
+		rc = dsl_history_add(cp->dsl, cli_history_line);
 	if (cp->dsl) {
 		int ch = dsl_record_errors(cp->dsl);
-		if (commit || ch > 0)
+		if (rc == 0 && (commit || ch > 0))
 			rc = dsl_commit(cp->dsl);
 		dsl_close(cp->dsl);
 	}

@@ -835,6 +835,8 @@ static int do_snapshot(int argc, char **argv)
 		}
 	}
 	int ret = rc;
+	if (rc == 0) /* dsl_snapshot commits: the history line goes with it */
+		rc = dsl_history_add(cp.dsl, cli_history_line);
 	if (rc == 0 && dsl_snapshot(cp.dsl, names, n) < 0) {
 		if (n == 1)
 			ret = cli_fail("create snapshot '%s'", names[0]);
@@ -1393,6 +1395,7 @@ static int do_destroy(int argc, char **argv)
 
 int cmd_zfs(int argc, char **argv)
 {
+	cli_set_history("zfs", argc, argv);
 	if (argc < 2) {
 		fprintf(stderr, "missing command\n");
 		return usage_err(NULL);

@@ -25,7 +25,8 @@ static void usage(FILE *f)
 		   "\texport [-f] <pool> ...\n\n"
 		   "\tlist [-Hp] [-o property[,...]] [pool] ...\n"
 		   "\tstatus [-v] [pool] ...\n\n"
-		   "\tscrub <pool> ...\n\n"
+		   "\tscrub <pool> ...\n"
+		   "\thistory [-il] [<pool>] ...\n\n"
 		   "\tget [-Hp] [-o \"all\" | field[,...]] <\"all\" | property[,...]> <pool> ...\n"
 		   "\tset <property=value> <pool>\n\n"
 		   "Devices are files or block devices of at least 64M. A pool stripes data over them.\n"
@@ -33,6 +34,9 @@ static void usage(FILE *f)
 		   "(default /var/lib/tarn); `zpool export` forgets one, `zpool import -d DIR` finds\n"
 		   "pools on the files and devices in DIR.\n");
 }
+
+static int open_named_or_all(int argc, char **argv, char ***names, int *n);
+static void free_names(char **names, int n);
 
 static int usage_err(const char *fmt, const char *arg)
 {
@@ -80,7 +84,9 @@ static int do_create(int argc, char **argv)
 		return cli_fail("create '%s'", name);
 	int rc = dsl_open(p, &d);
 	if (rc == 0) {
-		rc = dsl_commit(d);
+		rc = dsl_history_add(d, cli_history_line);
+		if (rc == 0)
+			rc = dsl_commit(d);
 		dsl_close(d);
 	}
 	if (rc == 0)
@@ -89,6 +95,37 @@ static int do_create(int argc, char **argv)
 	if (rc < 0)
 		return cli_fail("create '%s'", name);
 	return 0;
+}
+
+static int do_history(int argc, char **argv)
+{
+	int c;
+	optind = 1;
+	while ((c = getopt(argc, argv, "il")) != -1)
+		if (c != 'i' && c != 'l')
+			return usage_err(NULL, NULL);
+	char **names;
+	int n, ret = 0;
+	if (open_named_or_all(argc - optind, argv + optind, &names, &n) < 0)
+		return cli_fail("get history");
+	for (int i = 0; i < n; i++) {
+		cli_pool_t cp;
+		char *text;
+		if (cli_open(names[i], &cp) < 0) {
+			fprintf(stderr, "cannot open '%s': %s\n", names[i], terr_msg());
+			ret = 1;
+			continue;
+		}
+		if (dsl_history_read(cp.dsl, &text) < 0) {
+			ret = cli_fail("get history for '%s'", names[i]);
+		} else {
+			printf("History for '%s':\n%s\n", names[i], text);
+			free(text);
+		}
+		cli_close(&cp, 0);
+	}
+	free_names(names, n);
+	return ret;
 }
 
 /* ---- list / get ---- */
@@ -544,7 +581,9 @@ static int do_export(int argc, char **argv, int destroy)
 			continue;
 		}
 		int rc = dsl_record_errors(cp.dsl);
-		if (rc > 0)
+		if (rc >= 0)
+			rc = dsl_history_add(cp.dsl, cli_history_line);
+		if (rc == 0)
 			rc = dsl_commit(cp.dsl);
 		dsl_close(cp.dsl);
 		if (rc == 0)
@@ -746,8 +785,12 @@ static int do_import(int argc, char **argv)
 	}
 	dsl_t *d;
 	int rc = dsl_open(p, &d);
-	if (rc == 0)
+	if (rc == 0) {
+		rc = dsl_history_add(d, cli_history_line);
+		if (rc == 0)
+			rc = dsl_commit(d);
 		dsl_close(d);
+	}
 	if (rc == 0)
 		rc = known_add(p);
 	if (rc < 0) {
@@ -769,6 +812,7 @@ out:
 
 int cmd_zpool(int argc, char **argv)
 {
+	cli_set_history("zpool", argc, argv);
 	if (argc < 2) {
 		fprintf(stderr, "missing command\n");
 		return usage_err(NULL, NULL);
@@ -803,6 +847,8 @@ int cmd_zpool(int argc, char **argv)
 		return do_scrub(argc, argv);
 	if (!strcmp(cmd, "import"))
 		return do_import(argc, argv);
+	if (!strcmp(cmd, "history"))
+		return do_history(argc, argv);
 	fprintf(stderr, "unrecognized command '%s'\n", cmd);
 	return usage_err(NULL, NULL);
 }

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dsl/bobj.h"
 #include "dsl/deadlist.h"
 #include "util/compress.h"
 #include "util/err.h"
@@ -11,9 +12,7 @@
 
 #define CAT_MAGIC 0x54414354u /* "TCAT" */
 #define CAT_VERSION 1
-#define CAT_BLKSZ (128u << 10)
 #define CAT_ROOT_SIZE 512
-#define CAT_MAX_LEN (1ull << 32)
 #define REC_MAGIC 0x52534454u /* "TDSR" */
 
 typedef struct growbuf {
@@ -290,11 +289,6 @@ static int cat_decode(dsl_t *d, uint8_t *buf, size_t len)
 	return 0;
 }
 
-static const tree_ops_t meta_ops;
-static void meta_born(void *ctx, const bp_t *bp) { (void)ctx; (void)bp; }
-static int meta_kill(void *ctx, const bp_t *bp) { return pool_free_block(ctx, bp); }
-static const tree_ops_t meta_ops = { meta_born, meta_kill };
-
 int catalog_load(dsl_t *d, const bp_t *root)
 {
 	uint8_t rb[CAT_ROOT_SIZE];
@@ -303,33 +297,20 @@ int catalog_load(dsl_t *d, const bp_t *root)
 	TRY(pool_read_block(d->pool, root, rb));
 	le_cur_t c = le_cur(rb, sizeof(rb));
 	uint32_t magic = le_r32(&c), ver = le_r32(&c);
-	uint64_t len = le_r64(&c);
-	tree_phys_t ph;
-	dec_bp(&c, &ph.root);
-	ph.levels = le_r32(&c);
-	ph.dblksz = le_r32(&c);
-	if (!c.ok || magic != CAT_MAGIC || ph.dblksz != CAT_BLKSZ || ph.levels < 2 || ph.levels > TREE_MAX_LEVELS ||
-	    len > CAT_MAX_LEN)
-		return terr(EIO, ver > CAT_VERSION ? "catalog version %u is newer than this tarn supports"
-						   : "catalog root is corrupt", ver);
-	uint8_t *buf = malloc(len ? len : 1);
-	uint8_t *blk = malloc(CAT_BLKSZ);
-	int rc = (!buf || !blk) ? terr(ENOMEM, "out of memory") : 0;
-	tree_t t;
-	tree_open(&t, d->pool, &ph, NULL, NULL, COMP_LZ4, CKSUM_XXH3_128);
-	for (uint64_t off = 0; rc == 0 && off < len; off += CAT_BLKSZ) {
-		rc = tree_read(&t, off / CAT_BLKSZ, blk);
-		if (rc == 0)
-			memcpy(buf + off, blk, len - off < CAT_BLKSZ ? len - off : CAT_BLKSZ);
-	}
-	tree_close(&t);
-	free(blk);
-	if (rc == 0)
-		rc = cat_decode(d, buf, len);
+	if (!c.ok || magic != CAT_MAGIC)
+		return terr(EIO, "catalog root is corrupt");
+	if (ver != CAT_VERSION)
+		return terr(ENOTSUP, "catalog version %u is not supported by this tarn (%u)", ver, CAT_VERSION);
+	bobj_t cat, hist;
+	TRY(bobj_decode(&cat, &c));
+	TRY(bobj_decode(&hist, &c));
+	uint8_t *buf;
+	TRY(bobj_read(d->pool, &cat, &buf));
+	int rc = cat_decode(d, buf, cat.len);
 	free(buf);
 	if (rc == 0) {
-		d->cat_tree = ph;
-		d->cat_len = len;
+		d->cat = cat;
+		d->hist = hist;
 	}
 	return rc;
 }
@@ -348,50 +329,17 @@ int catalog_save(dsl_t *d, bp_t *root)
 		free(g.p);
 		return terr(ENOMEM, "out of memory");
 	}
-	tree_t t;
-	tree_open(&t, d->pool, &d->cat_tree, &meta_ops, d->pool, COMP_LZ4, CKSUM_XXH3_128);
-	int rc = 0;
-	uint64_t nblk = (g.len + CAT_BLKSZ - 1) / CAT_BLKSZ;
-	uint8_t *old = malloc(CAT_BLKSZ);
-	if (!old)
-		rc = terr(ENOMEM, "out of memory");
-	for (uint64_t b = 0; rc == 0 && b < nblk; b++) {
-		size_t n = g.len - b * CAT_BLKSZ < CAT_BLKSZ ? g.len - b * CAT_BLKSZ : CAT_BLKSZ;
-		/* rewrite only the blocks whose bytes changed */
-		rc = tree_read(&t, b, old);
-		if (rc == 0 && (memcmp(old, g.p + b * CAT_BLKSZ, n) || (n < CAT_BLKSZ && old[n]))) {
-			uint8_t *dst;
-			rc = tree_dirty(&t, b, &dst);
-			if (rc == 0) {
-				memset(dst, 0, CAT_BLKSZ);
-				memcpy(dst, g.p + b * CAT_BLKSZ, n);
-			}
-		}
-	}
-	free(old);
-	uint64_t oldblk = (d->cat_len + CAT_BLKSZ - 1) / CAT_BLKSZ;
-	if (rc == 0 && oldblk > nblk) /* drop blocks past the new end */
-		rc = tree_punch(&t, nblk, oldblk - nblk);
-	if (rc == 0)
-		rc = tree_sync(&t);
-	if (rc == 0) {
-		d->cat_tree = t.phys;
-		d->cat_len = g.len;
-		uint8_t rb[CAT_ROOT_SIZE] = { 0 };
-		le_cur_t c = le_cur(rb, sizeof(rb));
-		le_w32(&c, CAT_MAGIC);
-		le_w32(&c, CAT_VERSION);
-		le_w64(&c, g.len);
-		uint8_t b[BP_SIZE];
-		bp_encode(&t.phys.root, b);
-		le_wbytes(&c, b, BP_SIZE);
-		le_w32(&c, t.phys.levels);
-		le_w32(&c, t.phys.dblksz);
-		rc = pool_write_block(d->pool, BPT_CATALOG, 0, rb, CAT_ROOT_SIZE, COMP_OFF, CKSUM_XXH3_128, root);
-		if (rc == 0 && !bp_is_hole(&d->pool->catalog))
-			rc = pool_free_block(d->pool, &d->pool->catalog);
-	}
-	tree_close(&t);
+	int rc = bobj_write(d->pool, &d->cat, g.p, g.len);
 	free(g.p);
-	return rc;
+	TRY(rc);
+	uint8_t rb[CAT_ROOT_SIZE] = { 0 };
+	le_cur_t c = le_cur(rb, sizeof(rb));
+	le_w32(&c, CAT_MAGIC);
+	le_w32(&c, CAT_VERSION);
+	bobj_encode(&d->cat, &c);
+	bobj_encode(&d->hist, &c);
+	TRY(pool_write_block(d->pool, BPT_CATALOG, 0, rb, CAT_ROOT_SIZE, COMP_OFF, CKSUM_XXH3_128, root));
+	if (!bp_is_hole(&d->pool->catalog))
+		TRY(pool_free_block(d->pool, &d->pool->catalog));
+	return 0;
 }

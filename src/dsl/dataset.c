@@ -291,7 +291,8 @@ int dsl_open(pool_t *p, dsl_t **out)
 		return terr(ENOMEM, "out of memory");
 	d->pool = p;
 	d->next_id = 1;
-	tree_phys_init(&d->cat_tree, 128u << 10);
+	bobj_init(&d->cat);
+	bobj_init(&d->hist);
 	int rc = 0;
 	if (bp_is_hole(&p->catalog)) {
 		dsl_ds_t *root = new_ds(d, 0, p->name, DS_FILESYSTEM);
@@ -324,6 +325,7 @@ void dsl_close(dsl_t *d)
 		free(d->pprops[i].value);
 	}
 	free(d->pprops);
+	free(d->hist_pend);
 	free(d);
 }
 
@@ -339,11 +341,67 @@ static int sync_vols(dsl_t *d)
 	return 0;
 }
 
+static int history_sync(dsl_t *d)
+{
+	if (!d->hist_pend_len)
+		return 0;
+	if (d->hist.len + d->hist_pend_len > HIST_MAX) {
+		/* keep the newest half, cut at a line boundary */
+		uint8_t *old;
+		TRY(bobj_read(d->pool, &d->hist, &old));
+		size_t total = d->hist.len + d->hist_pend_len;
+		uint8_t *all = malloc(total);
+		if (!all) {
+			free(old);
+			return terr(ENOMEM, "out of memory");
+		}
+		memcpy(all, old, d->hist.len);
+		memcpy(all + d->hist.len, d->hist_pend, d->hist_pend_len);
+		free(old);
+		size_t cut = total > HIST_MAX / 2 ? total - HIST_MAX / 2 : 0;
+		while (cut > 0 && cut < total && all[cut - 1] != '\n')
+			cut++;
+		int rc = bobj_write(d->pool, &d->hist, all + cut, total - cut);
+		free(all);
+		TRY(rc);
+	} else {
+		TRY(bobj_append(d->pool, &d->hist, (uint8_t *)d->hist_pend, d->hist_pend_len));
+	}
+	d->hist_pend_len = 0;
+	return 0;
+}
+
+int dsl_history_add(dsl_t *d, const char *line)
+{
+	char stamp[32];
+	time_t now = time(NULL);
+	struct tm tm;
+	localtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y-%m-%d.%H:%M:%S ", &tm);
+	size_t n = strlen(stamp) + strlen(line) + 1;
+	char *np = realloc(d->hist_pend, d->hist_pend_len + n + 1);
+	if (!np)
+		return terr(ENOMEM, "out of memory");
+	d->hist_pend = np;
+	snprintf(np + d->hist_pend_len, n + 1, "%s%s\n", stamp, line);
+	d->hist_pend_len += n;
+	return 0;
+}
+
+int dsl_history_read(dsl_t *d, char **out)
+{
+	uint8_t *buf;
+	TRY(bobj_read(d->pool, &d->hist, &buf));
+	*out = (char *)buf;
+	return 0;
+}
+
 int dsl_commit(dsl_t *d)
 {
 	TRY(sync_vols(d));
 	for (size_t i = 0; i < d->nds; i++)
 		TRY(dl_sync(d->pool, &d->ds[i]->dl));
+	TRY(history_sync(d));
 	bp_t root;
 	TRY(catalog_save(d, &root));
 	return pool_commit(d->pool, &root);
@@ -689,7 +747,8 @@ int dsl_walk_all(dsl_t *d, int (*cb)(void *arg, const bp_t *bp), void *arg)
 	}
 	if (!bp_is_hole(&d->pool->catalog)) {
 		TRY(cb(arg, &d->pool->catalog));
-		TRY(tree_walk(d->pool, &d->cat_tree, 0, 0, walk_tree_cb, &w));
+		TRY(bobj_walk(d->pool, &d->cat, walk_tree_cb, &w));
+		TRY(bobj_walk(d->pool, &d->hist, walk_tree_cb, &w));
 	}
 	for (size_t i = 0; i < d->pool->log_nbps; i++)
 		TRY(cb(arg, &d->pool->log_bps[i]));

@@ -11,6 +11,7 @@
 
 #include <stdint.h>
 
+#include "dsl/bobj.h"
 #include "pool/pool.h"
 #include "tree/tree.h"
 #include "vol/vol.h"
@@ -81,8 +82,10 @@ typedef struct dsl {
 	uint64_t next_id;
 	dsl_prop_t *pprops; /* pool properties (zpool set) */
 	size_t npprops;
-	tree_phys_t cat_tree; /* where the catalog lives */
-	uint64_t cat_len;     /* its length in bytes */
+	bobj_t cat;           /* where the catalog lives */
+	bobj_t hist;          /* pool history (zpool history): text lines */
+	char *hist_pend;      /* history lines to append at the next commit */
+	size_t hist_pend_len;
 } dsl_t;
 
 /* Open the datasets of an imported pool (reads and verifies the catalog). A new pool (empty
@@ -171,6 +174,13 @@ uint64_t dsl_pool_avail(const dsl_t *d);
 /* Visit every stored block (for scrub): data of all heads and snapshots, deadlist chains,
  * the catalog. cb gets each bp once per reference (shared blocks may be seen more than once). */
 int dsl_walk_all(dsl_t *d, int (*cb)(void *arg, const bp_t *bp), void *arg);
+
+/* Pool history: record a line (e.g. "zfs create -V 1G p/v") to be written with the next
+ * commit, prefixed with the date; read returns the whole text (caller frees). The history
+ * keeps the newest HIST_MAX bytes. */
+#define HIST_MAX (1u << 20)
+int dsl_history_add(dsl_t *d, const char *line);
+int dsl_history_read(dsl_t *d, char **out);
 
 /* Pool-level records kept in the catalog (scan results, error counters, zpool set values). */
 const char *dsl_pprop_get(const dsl_t *d, const char *name);
