@@ -635,6 +635,7 @@ typedef struct found {
 	pool_label_t l;
 	char *paths[POOL_MAX_VDEVS];
 	int n;
+	char *problem; /* a device that holds this pool but cannot be used (e.g. newer format) */
 } found_t;
 
 static int scan_dirs(char **dirs, int ndirs, found_t **out, int *nout)
@@ -657,9 +658,16 @@ static int scan_dirs(char **dirs, int ndirs, found_t **out, int *nout)
 			if (stat(path, &st) < 0 || !(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode)))
 				continue;
 			pool_label_t l;
+			char *problem = NULL;
 			if (pool_read_label(path, &l) < 0) {
+				if (terr_code() != ENOTSUP || !l.name[0]) {
+					terr_clear();
+					continue;
+				}
+				/* a tarn pool we cannot use: say why when it is asked for */
+				if (asprintf(&problem, "%s: %s", path, terr_msg()) < 0)
+					problem = NULL;
 				terr_clear();
-				continue;
 			}
 			int k;
 			for (k = 0; k < nf && f[k].l.pool_guid != l.pool_guid; k++)
@@ -673,8 +681,12 @@ static int scan_dirs(char **dirs, int ndirs, found_t **out, int *nout)
 				f[nf].l = l;
 				nf++;
 			}
-			if (f[k].n < POOL_MAX_VDEVS)
+			if (problem) {
+				free(f[k].problem);
+				f[k].problem = problem;
+			} else if (f[k].n < POOL_MAX_VDEVS) {
 				f[k].paths[f[k].n++] = realpath(path, NULL);
+			}
 		}
 		closedir(dh);
 	}
@@ -758,6 +770,11 @@ static int do_import(int argc, char **argv)
 			m = &f[i];
 		}
 	}
+	if (m && m->problem) {
+		fprintf(stderr, "cannot import '%s': %s\n", want, m->problem);
+		ret = 1;
+		goto out;
+	}
 	if (!m) {
 		fprintf(stderr, "cannot import '%s': no such pool available\n", want);
 		ret = 1;
@@ -803,9 +820,11 @@ static int do_import(int argc, char **argv)
 				"consistent state (txg %llu)\n", p->name, (unsigned long long)p->txg);
 	pool_close(p);
 out:
-	for (int i = 0; i < nf; i++)
+	for (int i = 0; i < nf; i++) {
 		for (int v = 0; v < f[i].n; v++)
 			free(f[i].paths[v]);
+		free(f[i].problem);
+	}
 	free(f);
 	return ret;
 }

@@ -416,18 +416,43 @@ static uint64_t dirty_total(const dsl_t *d)
 	return s;
 }
 
+static uint64_t dirty_max(void)
+{
+	static uint64_t m;
+	if (!m) {
+		const char *e = getenv("TARN_DIRTY_MAX");
+		m = e && atoll(e) > 0 ? (uint64_t)atoll(e) : DIRTY_MAX_DEFAULT;
+	}
+	return m;
+}
+
+/* Space freed in the last txgs becomes usable once those txgs have aged. With nothing
+ * buffered (so no half-done operation gets committed), commit empty txgs to age it. */
+static int age_frees(dsl_t *d)
+{
+	for (int i = 0; i < DEFER_TXGS && alloc_deferred_bytes(&d->pool->alloc) && dirty_total(d) == 0; i++)
+		TRY(dsl_commit(d));
+	return 0;
+}
+
+int dsl_make_room(dsl_t *d)
+{
+	if (alloc_deferred_bytes(&d->pool->alloc) && dsl_pool_avail(d) < 2 * dirty_max())
+		return age_frees(d);
+	return 0;
+}
+
 int dsl_write_throttle(dsl_t *d, dsl_ds_t *ds, uint64_t bytes)
 {
-	static uint64_t dirty_max;
-	if (!dirty_max) {
-		const char *e = getenv("TARN_DIRTY_MAX");
-		dirty_max = e && atoll(e) > 0 ? (uint64_t)atoll(e) : DIRTY_MAX_DEFAULT;
-	}
-	if (dirty_total(d) + bytes > dirty_max)
+	if (dirty_total(d) + bytes > dirty_max())
 		TRY(dsl_commit(d));
 	dsl_space_t s;
 	dsl_space(d, ds, &s);
 	uint64_t mine = ds->vol ? vol_dirty_bytes(ds->vol) : 0;
+	if (mine + bytes > s.avail && dirty_total(d) == 0) {
+		TRY(age_frees(d));
+		dsl_space(d, ds, &s);
+	}
 	if (mine + bytes > s.avail)
 		return terr(ENOSPC, "out of space");
 	return 0;

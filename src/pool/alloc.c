@@ -258,6 +258,14 @@ uint64_t alloc_free_bytes(const allocator_t *a)
 	return s;
 }
 
+uint64_t alloc_deferred_bytes(const allocator_t *a)
+{
+	uint64_t s = 0;
+	for (size_t i = 0; i < a->defer.n; i++)
+		s += a->defer.r[i].len;
+	return s;
+}
+
 uint64_t alloc_total_bytes(const allocator_t *a)
 {
 	uint64_t s = 0;

@@ -66,6 +66,8 @@ void alloc_committed(allocator_t *a, uint64_t committed);
 int alloc_replay(allocator_t *a, const space_rec_t *r, uint64_t cur_txg);
 
 uint64_t alloc_free_bytes(const allocator_t *a);
+/* Bytes freed but not yet reusable (waiting for their txg to age). */
+uint64_t alloc_deferred_bytes(const allocator_t *a);
 uint64_t alloc_total_bytes(const allocator_t *a);
 /* Number of free extents in all vdevs (condense heuristics). */
 uint64_t alloc_extent_count(const allocator_t *a);

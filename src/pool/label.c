@@ -61,6 +61,7 @@ int label_decode(const uint8_t in[VDEV_LABEL_SIZE], pool_label_t *l)
 	l->vdev_size = le_r64(&c);
 	l->create_time = le_r64(&c);
 	le_rbytes(&c, l->name, POOL_NAME_MAX);
+	l->name[POOL_NAME_MAX - 1] = 0;
 	if (l->version > POOL_VERSION)
 		return terr(ENOTSUP, "pool format version %u is newer than this tarn supports (%u)",
 			    l->version, POOL_VERSION);

@@ -11,13 +11,7 @@
 #define S(n) ((uint64_t)(n) * SECTOR)
 
 static uint64_t rng = 0x2545f4914f6cdd1dULL;
-static uint64_t rnd(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
-}
+static uint64_t rnd(void) { return rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17; }
 
 static int init_n(allocator_t *a, int nv, uint64_t sectors)
 {
@@ -230,10 +224,23 @@ static void test_replay_rejects(void)
 #define MNV 2
 #define MNS 512
 #define MAXLIVE 2048
+static uint8_t st[MNV][MNS];
+static uint64_t dtxg[MNV][MNS];
+
+/* The model's map as an allocator: allocated sectors (and deferred ones if deferred_used). */
+static void model_map(allocator_t *m, int deferred_used)
+{
+	init_n(m, MNV, MNS);
+	for (int v = 0; v < MNV; v++)
+		for (int s = 0; s < MNS; s++)
+			if (st[v][s] == 1 || (st[v][s] == 2 && deferred_used)) {
+				space_rec_t rr = { 0, LO + S(s), SECTOR, (uint16_t)v, 0 };
+				alloc_replay(m, &rr, 0);
+			}
+}
+
 static void test_model(void)
 {
-	static uint8_t st[MNV][MNS];
-	static uint64_t dtxg[MNV][MNS];
 	static struct { uint16_t v; uint64_t s, n; } live[MAXLIVE];
 	size_t nlive = 0;
 	allocator_t a;
@@ -243,33 +250,27 @@ static void test_model(void)
 	for (int op = 0; op < 20000 && !bad; op++) {
 		unsigned r = (unsigned)(rnd() % 100);
 		if (r < 50 && nlive < MAXLIVE) {
-			uint64_t n = r < 5 ? 1 + rnd() % 64 : 1 + rnd() % 8;
+			uint64_t n = r < 5 ? 1 + rnd() % 64 : 1 + rnd() % 8, off, s;
 			uint16_t v;
-			uint64_t off;
-			int rc = alloc_take(&a, S(n), txg, &v, &off);
-			if (rc == 0) {
-				uint64_t s = (off - LO) / SECTOR;
-				if (v >= MNV || off < LO || off % SECTOR || s + n > MNS)
-					bad = 1;
+			if (alloc_take(&a, S(n), txg, &v, &off) == 0) {
+				s = (off - LO) / SECTOR;
+				bad = v >= MNV || off < LO || off % SECTOR || s + n > MNS;
 				for (uint64_t k = 0; !bad && k < n; k++)
 					bad = st[v][s + k] != 0;
 				for (uint64_t k = 0; !bad && k < n; k++)
 					st[v][s + k] = 1;
 				live[nlive].v = v, live[nlive].s = s, live[nlive++].n = n;
-				nfree -= n;
-				ntake++;
+				nfree -= n, ntake++;
 				if (bad)
-					diag("op %d: take of %llu sectors returned vdev %u sector %llu, not free", op,
+					diag("op %d: take of %llu sectors got vdev %u sector %llu: not free", op,
 					     (unsigned long long)n, v, (unsigned long long)s);
 			} else {
 				nenospc++;
 				for (int v2 = 0; v2 < MNV && !bad; v2++) /* no free run of n may exist */
-					for (uint64_t s = 0, run = 0; s < MNS && !bad; s++)
-						if ((run = st[v2][s] ? 0 : run + 1) >= n) {
-							bad = 1;
-							diag("op %d: ENOSPC for %llu sectors with a free run at vdev %d sector %llu",
-							     op, (unsigned long long)n, v2, (unsigned long long)(s + 1 - n));
-						}
+					for (uint64_t k = 0, run = 0; k < MNS && !bad; k++)
+						if ((bad = (run = st[v2][k] ? 0 : run + 1) >= n))
+							diag("op %d: ENOSPC for %llu sectors but vdev %d has a free run",
+							     op, (unsigned long long)n, v2);
 			}
 		} else if (r < 85 && nlive) {
 			size_t i = rnd() % nlive;
@@ -284,29 +285,16 @@ static void test_model(void)
 					if (st[v][s] == 2 && dtxg[v][s] + 1 <= txg)
 						st[v][s] = 0, nfree++;
 			txg++;
-		} else { /* compare extent structure; replay a snapshot of the map and compare */
+		} else { /* exact extent maps; a snapshot replayed, then with its deferred frees released */
 			allocator_t m, b;
-			uint64_t lo[MNV], hi[MNV];
-			for (int v = 0; v < MNV; v++)
-				lo[v] = LO, hi[v] = LO + S(MNS);
-			alloc_init(&m, MNV, lo, hi); /* the model's free map, built the same way */
-			for (int v = 0; v < MNV; v++)
-				for (int s = 0; s < MNS; s++)
-					if (st[v][s]) {
-						space_rec_t rr = { 0, LO + S(s), SECTOR, (uint16_t)v, 0 };
-						alloc_replay(&m, &rr, 0);
-					}
-			int good = same_extents(&a, &m) && alloc_extent_count(&a) == alloc_extent_count(&m);
-			good = good && replay_copy(&a, txg - 1, MNV, MNS, &b) == 0 && same_extents(&a, &b) &&
-			       defer_bytes(&b) == defer_bytes(&a);
+			model_map(&m, 1);
+			int good = same_extents(&a, &m) && alloc_extent_count(&a) == alloc_extent_count(&m) &&
+				   replay_copy(&a, txg - 1, MNV, MNS, &b) == 0 && same_extents(&a, &b) &&
+				   defer_bytes(&b) == defer_bytes(&a);
+			alloc_fini(&m);
 			alloc_committed(&b, txg);
 			alloc_committed(&b, txg + 1);
-			for (int v = 0; v < MNV; v++)
-				for (int s = 0; s < MNS; s++)
-					if (st[v][s] == 2) {
-						space_rec_t rr = { 0, LO + S(s), SECTOR, (uint16_t)v, 1 };
-						alloc_replay(&m, &rr, 1);
-					}
+			model_map(&m, 0);
 			good = good && same_extents(&b, &m);
 			if (!good && !badcheck++)
 				diag("op %d: extent comparison failed (txg %llu)", op, (unsigned long long)txg);
@@ -314,11 +302,9 @@ static void test_model(void)
 			alloc_fini(&b);
 			nchecks++;
 		}
-		if (!bad && alloc_free_bytes(&a) != S(nfree)) {
-			bad = 1;
+		if (!bad && (bad = alloc_free_bytes(&a) != S(nfree)))
 			diag("op %d: free bytes %llu, model %llu", op, (unsigned long long)alloc_free_bytes(&a),
 			     (unsigned long long)S(nfree));
-		}
 	}
 	ok(!bad, "20000 random ops agree with the model (%llu takes, %llu ENOSPC)", (unsigned long long)ntake,
 	   (unsigned long long)nenospc);

@@ -14,37 +14,26 @@
 static char dir[64];
 static char *paths[6];
 static uint64_t rng = 0x9e3779b97f4a7c15ULL;
-static uint64_t rnd(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
-}
+static uint64_t rnd(void) { return rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17; }
 
 static char *mkfile(int i, uint64_t size)
 {
 	paths[i] = malloc(128);
 	snprintf(paths[i], 128, "%s/vdev%d.img", dir, i);
 	int fd = open(paths[i], O_RDWR | O_CREAT | O_TRUNC, 0600);
-	if (fd < 0 || ftruncate(fd, (off_t)size) < 0)
+	if (fd < 0 || ftruncate(fd, (off_t)size) < 0 || close(fd) < 0)
 		diag("cannot create %s", paths[i]);
-	if (fd >= 0)
-		close(fd);
 	return paths[i];
 }
 
+/* Damage one byte of a file behind the pool's back. */
 static void flip(const char *path, uint64_t off)
 {
 	uint8_t b = 0;
 	int fd = open(path, O_RDWR);
-	if (fd < 0 || pread(fd, &b, 1, (off_t)off) != 1)
-		diag("cannot read %s", path);
-	b ^= 0x5a;
-	if (fd < 0 || pwrite(fd, &b, 1, (off_t)off) != 1)
-		diag("cannot write %s", path);
-	if (fd >= 0)
-		close(fd);
+	if (fd < 0 || pread(fd, &b, 1, (off_t)off) != 1 || (b ^= 0x5a, pwrite(fd, &b, 1, (off_t)off) != 1) ||
+	    close(fd) < 0)
+		diag("cannot patch %s", path);
 }
 
 /* Deterministic block contents: kind 0 = compressible text, 1 = random, 2 = txg marker. */
@@ -94,14 +83,13 @@ static void test_bp(void)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		bp_t x = v, y;
 		uint64_t val = bad[i].val;
-		switch (bad[i].field) {
-		case 0: x.offset = val; break;
-		case 1: x.psize = (uint32_t)val; x.lsize = (uint32_t)val; break;
-		case 2: x.lsize = (uint32_t)val; break;
-		case 3: x.level = (uint8_t)val; break;
-		case 4: x.comp = (uint8_t)val; break;
-		case 5: x.cksum_type = (uint8_t)val; break;
-		}
+		int f = bad[i].field;
+		x.offset = f == 0 ? val : x.offset;
+		x.psize = f == 1 ? (uint32_t)val : x.psize;
+		x.lsize = f == 1 || f == 2 ? (uint32_t)val : x.lsize;
+		x.level = f == 3 ? (uint8_t)val : x.level;
+		x.comp = f == 4 ? (uint8_t)val : x.comp;
+		x.cksum_type = f == 5 ? (uint8_t)val : x.cksum_type;
 		bp_encode(&x, buf);
 		is_int(bp_decode(buf, &y), -EINVAL, "bp_decode rejects %s", bad[i].what);
 	}
@@ -270,25 +258,30 @@ static void test_ring(void)
 
 /* Many commits with scattered frees: the space log grows past the condense threshold. */
 #define LIVE 400
+static bp_t live[LIVE];
+static uint64_t seed[LIVE], id;
+
+/* Free live[slot] (if any) and write a new block there. */
+static int rewrite(pool_t *p, int slot)
+{
+	uint8_t b[SECTOR];
+	if (!bp_is_hole(&live[slot]))
+		TRY(pool_free_block(p, &live[slot]));
+	fill(b, sizeof(b), 1, seed[slot] = ++id);
+	return pool_write_block(p, BPT_DATA, 0, b, SECTOR, COMP_OFF, CKSUM_XXH3_128, &live[slot]);
+}
+
 static void test_spacelog(void)
 {
 	pool_t *p;
 	char *one[1] = { paths[0] };
-	static bp_t live[LIVE];
-	static uint64_t seed[LIVE];
-	uint8_t b[SECTOR];
-	uint64_t id = 0, maxlog = 0;
+	uint64_t maxlog = 0;
 	int good = 1, condensed = 0, nlive = 0;
 	if (!ok(pool_create("slog", 1, one, 1, &p) == 0, "create pool 'slog' over an old pool (force)"))
 		return;
 	for (int t = 0; t < 170 && good; t++) {
-		for (int k = 0; k < 70 && good; k++) {
-			int slot = nlive < LIVE ? nlive++ : (int)(rnd() % LIVE);
-			if (!bp_is_hole(&live[slot]))
-				good = pool_free_block(p, &live[slot]) == 0;
-			fill(b, sizeof(b), 1, seed[slot] = ++id);
-			good = good && pool_write_block(p, BPT_DATA, 0, b, SECTOR, COMP_OFF, CKSUM_XXH3_128, &live[slot]) == 0;
-		}
+		for (int k = 0; k < 70 && good; k++)
+			good = rewrite(p, nlive < LIVE ? nlive++ : (int)(rnd() % LIVE)) == 0;
 		bp_t none = { 0 };
 		good = good && pool_commit(p, &none) == 0;
 		if (p->log_entries > maxlog)
@@ -311,14 +304,8 @@ static void test_spacelog(void)
 			good = good && check_block(p, &live[i], 1, seed[i]);
 		ok(good, "all %d live blocks intact", nlive);
 		for (int k = 0; k < 100 && good; k++) { /* overwrite: nothing live may be handed out */
-			int slot = (int)(rnd() % LIVE);
-			good = pool_free_block(p, &live[slot]) == 0;
-			fill(b, sizeof(b), 1, seed[slot] = ++id);
-			good = good && pool_write_block(p, BPT_DATA, 0, b, SECTOR, COMP_OFF, CKSUM_XXH3_128, &live[slot]) == 0;
-			if (k % 25 == 24) {
-				bp_t none = { 0 };
-				good = good && pool_commit(p, &none) == 0;
-			}
+			bp_t none = { 0 };
+			good = rewrite(p, (int)(rnd() % LIVE)) == 0 && (k % 25 != 24 || pool_commit(p, &none) == 0);
 		}
 		for (int i = 0; i < nlive; i++)
 			good = good && check_block(p, &live[i], 1, seed[i]);
