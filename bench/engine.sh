@@ -152,6 +152,7 @@ mbps() { awk -v b="$1" -v us="$2" 'BEGIN { printf "%.0f", b / us }'; }  # bytes/
 ms() { awk -v us="$1" 'BEGIN { printf "%.1f", us / 1000 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; } # a/b
 rss_mib() { awk '/Maximum resident set size/ { printf "%.0f", $NF / 1024 }' "$1"; }
+cpu_s() { awk '/User time|System time/ { s += $NF } END { printf "%.2f", s }' "$1"; } # user+sys
 
 fresh_pool() { # fresh_pool NAME FILE VOL VOLSIZE
 	local name=$1 file=$2 vol=$3 vs=$4
@@ -189,15 +190,16 @@ head -c $((QUARTER_MIB * MIB)) "$SRC" >"$SRCQ"
 sync
 
 # ---- 2. sequential write and read, dd vs tarn, alternating ----
-declare -a W_DD W_TARN R_DD R_TARN RSS_BIG W_TARN64 RSS_SMALL
+declare -a W_DD W_TARN R_DD R_TARN RSS_BIG W_TARN64 RSS_SMALL CPU_DD CPU_TARN
 for ((i = 1; i <= REPS; i++)); do
 	log "write rep $i/$REPS"
 	rm -f "$RAW"
 	cat "$SRC" >/dev/null
 	sync
-	us=$(time_cmd "$SRC" dd of="$RAW" bs=1M conv=fdatasync status=none)
+	us=$(time_cmd "$SRC" /usr/bin/time -v -o "$DIR/time.txt" dd of="$RAW" bs=1M conv=fdatasync status=none)
 	W_DD+=("$us")
-	sample "write dd    rep $i: $(mbps "$SIZE_B" "$us") MB/s ($(ms "$us") ms)"
+	CPU_DD+=("$(cpu_s "$DIR/time.txt")")
+	sample "write dd    rep $i: $(mbps "$SIZE_B" "$us") MB/s ($(ms "$us") ms), CPU ${CPU_DD[-1]} s"
 
 	fresh_pool bp "$BP_FILE" v "$SIZE"
 	cat "$SRC" >/dev/null
@@ -205,7 +207,8 @@ for ((i = 1; i <= REPS; i++)); do
 	us=$(time_cmd "$SRC" /usr/bin/time -v -o "$DIR/time.txt" env TARN_DIRTY_MAX=$DIRTY_BIG "$T" volume write bp/v)
 	W_TARN+=("$us")
 	RSS_BIG+=("$(rss_mib "$DIR/time.txt")")
-	sample "write tarn  rep $i: $(mbps "$SIZE_B" "$us") MB/s ($(ms "$us") ms), peak RSS ${RSS_BIG[-1]} MiB (TARN_DIRTY_MAX=256MiB)"
+	CPU_TARN+=("$(cpu_s "$DIR/time.txt")")
+	sample "write tarn  rep $i: $(mbps "$SIZE_B" "$us") MB/s ($(ms "$us") ms), CPU ${CPU_TARN[-1]} s, peak RSS ${RSS_BIG[-1]} MiB (TARN_DIRTY_MAX=256MiB)"
 done
 log "checking that the volume holds the source data"
 "$T" volume read bp/v | cmp - "$SRC" || die "tarn volume read does not return what was written"
@@ -317,6 +320,8 @@ used_sp=$("$T" zfs list -H -o used sp | tr -d '\n')
 mw_dd=$(median "${W_DD[@]}") mw_t=$(median "${W_TARN[@]}") mw_t64=$(median "${W_TARN64[@]}")
 mr_dd=$(median "${R_DD[@]}") mr_t=$(median "${R_TARN[@]}")
 rss_big=$(median "${RSS_BIG[@]}") rss_small=$(median "${RSS_SMALL[@]}")
+cpu_dd=$(printf '%s\n' "${CPU_DD[@]}" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
+cpu_t=$(printf '%s\n' "${CPU_TARN[@]}" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
 wr=$(ratio "$mw_dd" "$mw_t") wr64=$(ratio "$mw_dd" "$mw_t64") rr=$(ratio "$mr_dd" "$mr_t")
 yn() { awk "BEGIN { exit !($1) }" && echo yes || echo "**no**"; }
 # "flat": the SIZE write's RSS within 10% (and at most 8 MiB) of the SIZE/4 write's
@@ -333,6 +338,7 @@ nogrow() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(b <= a * 1.25 || b - a <= 100
 	echo "| measurement | baseline | tarn | ratio | goal | met |"
 	echo "| --- | ---: | ---: | ---: | --- | --- |"
 	echo "| seq write $SIZE, MB/s (dd conv=fdatasync vs volume write, TARN_DIRTY_MAX=256MiB) | $(mbps "$SIZE_B" "$mw_dd") | $(mbps "$SIZE_B" "$mw_t") | ${wr}x | >= 0.7x | $(yn "$wr >= 0.7") |"
+	echo "| CPU time (user+sys) of that write, s | $cpu_dd | $cpu_t | $(ratio "$cpu_t" "$cpu_dd")x | (informational: wall time is mostly CPU time on this VM) | |"
 	echo "| seq read $SIZE, cold cache, MB/s (dd vs volume read) | $(mbps "$SIZE_B" "$mr_dd") | $(mbps "$SIZE_B" "$mr_t") | ${rr}x | >= 0.7x | $(yn "$rr >= 0.7") |"
 	echo "| seq write $SIZE, TARN_DIRTY_MAX=64MiB, MB/s | $(mbps "$SIZE_B" "$mw_dd") | $(mbps "$SIZE_B" "$mw_t64") | ${wr64}x | >= 0.7x | $(yn "$wr64 >= 0.7") |"
 	echo "| peak RSS, $SIZE write, TARN_DIRTY_MAX=256MiB, MiB | ${QUARTER_MIB}M write: ${RSS_Q[$DIRTY_BIG]} | $rss_big | $(ratio "$rss_big" "${RSS_Q[$DIRTY_BIG]}")x | <= 320 (256+64), flat | $(yn "$rss_big <= 320"), flat: $(flat "${RSS_Q[$DIRTY_BIG]}" "$rss_big") |"
@@ -342,7 +348,7 @@ nogrow() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(b <= a * 1.25 || b - a <= 100
 	echo "| zpool import, warm cache, ms ($SMALL vs $SIZE vol, $NSNAPS snapshots; used $used_sp vs $used_bp) | $(ms "${IMP_W[sp]}") | $(ms "${IMP_W[bp]}") | $(ratio "${IMP_W[bp]}" "${IMP_W[sp]}")x | < 100 ms, no growth | $(yn "${IMP_W[bp]} < 100000 && ${IMP_W[sp]} < 100000"), no growth: $(nogrow "${IMP_W[sp]}" "${IMP_W[bp]}") |"
 	echo "| zpool import, after drop_caches, ms (same) | $(ms "${IMP_C[sp]}") | $(ms "${IMP_C[bp]}") | $(ratio "${IMP_C[bp]}" "${IMP_C[sp]}")x | (informational) | |"
 	echo
-	echo "Medians: write/read of $REPS runs (dd and tarn alternating), snapshot/no-op/import of $SNAP_REPS. MB/s = 10^6 bytes/s over the whole command's wall time (tarn: process start, pool open, write, commit with fdatasync, exit; dd: including its fdatasync). Ratio = tarn/baseline (throughput rows) or big/small (time and RSS rows). \"flat\": the $SIZE write's RSS within 10% or 8 MiB of the ${QUARTER_MIB}M write's; \"no growth\": the $SIZE pool's time within 25% or 1 ms of the $SMALL pool's."
+	echo "Medians: write/read of $REPS runs (dd and tarn alternating), snapshot/no-op/import of $SNAP_REPS. MB/s = 10^6 bytes/s over the whole command's wall time (tarn: process start, pool open, write, commit with fdatasync, exit; dd: including its fdatasync). Ratio = tarn/baseline (throughput and CPU rows) or big/small (time and RSS rows). \"flat\": the $SIZE write's RSS within 10% or 8 MiB of the ${QUARTER_MIB}M write's; \"no growth\": the $SIZE pool's time within 25% or 1 ms of the $SMALL pool's."
 	echo
 	echo "Produced by: \`$CMDLINE\`"
 } | tee "$DIR/table.md"

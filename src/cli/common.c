@@ -55,22 +55,83 @@ void cli_set_history(const char *personality, int argc, char **argv)
 		pos += (size_t)snprintf(cli_history_line + pos, sizeof(cli_history_line) - pos, " %s", argv[i]);
 }
 
+/* Errors this process saw: kept across a re-open so they can be recorded. */
+struct seen_errors {
+	uint64_t vdev[POOL_MAX_VDEVS][3];
+	uint64_t cksum, io;
+	int any;
+};
+
+static void take_errors(pool_t *p, struct seen_errors *e)
+{
+	memset(e, 0, sizeof(*e));
+	for (int i = 0; i < p->nvdevs; i++) {
+		e->vdev[i][0] = p->vdevs[i].read_errors;
+		e->vdev[i][1] = p->vdevs[i].write_errors;
+		e->vdev[i][2] = p->vdevs[i].cksum_errors;
+		e->any |= e->vdev[i][0] || e->vdev[i][1] || e->vdev[i][2];
+	}
+	e->cksum = p->cksum_errors;
+	e->io = p->io_errors;
+	e->any |= e->cksum || e->io;
+}
+
+/* After a failed operation the in-memory state may be half-changed and must never be
+ * committed. To still record the errors it met (zpool status), open the pool afresh from its
+ * last committed state and commit only the counters there. */
+static void record_errors_fresh(const char *name, const struct seen_errors *e)
+{
+	cli_pool_t fresh;
+	char msg[TERR_MSG_MAX];
+	snprintf(msg, sizeof(msg), "%s", terr_msg()); /* keep the error the caller will print */
+	int code = terr_code();
+	if (cli_open(name, &fresh) == 0) {
+		for (int i = 0; i < fresh.pool->nvdevs; i++) {
+			fresh.pool->vdevs[i].read_errors += e->vdev[i][0];
+			fresh.pool->vdevs[i].write_errors += e->vdev[i][1];
+			fresh.pool->vdevs[i].cksum_errors += e->vdev[i][2];
+		}
+		fresh.pool->cksum_errors += e->cksum;
+		fresh.pool->io_errors += e->io;
+		if (dsl_record_errors(fresh.dsl) > 0)
+			dsl_commit(fresh.dsl);
+		dsl_close(fresh.dsl);
+		pool_close(fresh.pool);
+	}
+	terr(code, "%s", msg);
+}
+
 int cli_close(cli_pool_t *cp, int commit)
 {
 	int rc = 0;
 	if (!cp->pool)
 		return 0;
-	if (cp->dsl && commit && cli_history_line[0])
-		rc = dsl_history_add(cp->dsl, cli_history_line);
-	if (cp->dsl) {
-		int ch = dsl_record_errors(cp->dsl);
-		if (rc == 0 && (commit || ch > 0))
+	if (!cp->dsl) {
+		pool_close(cp->pool);
+		memset(cp, 0, sizeof(*cp));
+		return 0;
+	}
+	if (commit) {
+		if (cli_history_line[0])
+			rc = dsl_history_add(cp->dsl, cli_history_line);
+		if (rc == 0)
+			rc = dsl_record_errors(cp->dsl);
+		if (rc >= 0)
 			rc = dsl_commit(cp->dsl);
 		dsl_close(cp->dsl);
+		pool_close(cp->pool);
+	} else {
+		struct seen_errors e;
+		char name[POOL_NAME_MAX];
+		take_errors(cp->pool, &e);
+		snprintf(name, sizeof(name), "%s", cp->pool->name);
+		dsl_close(cp->dsl);
+		pool_close(cp->pool);
+		if (e.any)
+			record_errors_fresh(name, &e);
 	}
-	pool_close(cp->pool);
 	memset(cp, 0, sizeof(*cp));
-	return rc;
+	return rc < 0 ? rc : 0;
 }
 
 static int cmpstr(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }

@@ -72,8 +72,6 @@ static int do_write(const char *name, uint64_t off)
 		rc = terr(EINVAL, "operation only applies to volumes");
 	else
 		rc = dsl_vol_open(cp.dsl, ds, &v);
-	if (rc == 0)
-		rc = dsl_make_room(cp.dsl);
 	uint8_t *buf = rc == 0 ? malloc(IO_CHUNK) : NULL;
 	if (rc == 0 && !buf)
 		rc = terr(ENOMEM, "out of memory");

@@ -426,22 +426,6 @@ static uint64_t dirty_max(void)
 	return m;
 }
 
-/* Space freed in the last txgs becomes usable once those txgs have aged. With nothing
- * buffered (so no half-done operation gets committed), commit empty txgs to age it. */
-static int age_frees(dsl_t *d)
-{
-	for (int i = 0; i < DEFER_TXGS && alloc_deferred_bytes(&d->pool->alloc) && dirty_total(d) == 0; i++)
-		TRY(dsl_commit(d));
-	return 0;
-}
-
-int dsl_make_room(dsl_t *d)
-{
-	if (alloc_deferred_bytes(&d->pool->alloc) && dsl_pool_avail(d) < 2 * dirty_max())
-		return age_frees(d);
-	return 0;
-}
-
 int dsl_write_throttle(dsl_t *d, dsl_ds_t *ds, uint64_t bytes)
 {
 	if (dirty_total(d) + bytes > dirty_max())
@@ -449,10 +433,6 @@ int dsl_write_throttle(dsl_t *d, dsl_ds_t *ds, uint64_t bytes)
 	dsl_space_t s;
 	dsl_space(d, ds, &s);
 	uint64_t mine = ds->vol ? vol_dirty_bytes(ds->vol) : 0;
-	if (mine + bytes > s.avail && dirty_total(d) == 0) {
-		TRY(age_frees(d));
-		dsl_space(d, ds, &s);
-	}
 	if (mine + bytes > s.avail)
 		return terr(ENOSPC, "out of space");
 	return 0;
@@ -547,6 +527,49 @@ static int free_cb(void *arg, const bp_t *bp, int level, uint64_t first)
 	return bp_is_hole(bp) ? 0 : pool_free_block(arg, bp);
 }
 
+struct sum_arg {
+	uint64_t max_birth; /* count blocks born at or before this txg */
+	uint64_t bytes, lbytes;
+};
+
+static int sum_cb(void *arg, const bp_t *bp, int level, uint64_t first)
+{
+	struct sum_arg *s = arg;
+	(void)level;
+	(void)first;
+	if (!bp_is_hole(bp) && bp->birth <= s->max_birth) {
+		s->bytes += bp_asize(bp);
+		s->lbytes += bp->lsize;
+	}
+	return 0;
+}
+
+/* Bytes (allocated, logical) of ds's tree born at or before txg (walks everything if txg > 0). */
+static int bytes_born_upto(dsl_t *d, const dsl_ds_t *ds, uint64_t txg, uint64_t *out, uint64_t *lout)
+{
+	*out = *lout = 0;
+	if (txg == 0 || ds->tree.levels == 0)
+		return 0;
+	struct sum_arg s = { txg, 0, 0 };
+	TRY(tree_walk(d->pool, &ds->tree, 0, 0, sum_cb, &s));
+	*out = s.bytes;
+	*lout = s.lbytes;
+	return 0;
+}
+
+/* Bytes (allocated, logical) of ds's tree born after txg (proportional to the change). */
+static int bytes_born_after(dsl_t *d, const dsl_ds_t *ds, uint64_t txg, uint64_t *out, uint64_t *lout)
+{
+	struct sum_arg s = { UINT64_MAX, 0, 0 };
+	*out = *lout = 0;
+	if (ds->tree.levels == 0)
+		return 0;
+	TRY(tree_walk(d->pool, &ds->tree, txg, 0, sum_cb, &s));
+	*out = s.bytes;
+	*lout = s.lbytes;
+	return 0;
+}
+
 int dsl_destroy(dsl_t *d, dsl_ds_t *ds)
 {
 	if (ds->parent == 0)
@@ -573,6 +596,12 @@ int dsl_destroy(dsl_t *d, dsl_ds_t *ds)
 			return terr(ENOENT, "dataset does not exist");
 		TRY(dl_remove(d->pool, &next->dl, lo, ds->createtxg, 1));
 		TRY(dl_move(&next->dl, &ds->dl));
+		if (next == head && head->tree.levels) {
+			/* the head's unique bytes now count from the snapshot before (as OpenZFS's
+			 * dsl_dataset_recalc_head_uniq): proportional to what changed since then */
+			uint64_t l;
+			TRY(bytes_born_after(d, head, lo, &head->unique, &l));
+		}
 		remove_ds(d, ds);
 		return 0;
 	}
@@ -781,49 +810,6 @@ int dsl_walk_all(dsl_t *d, int (*cb)(void *arg, const bp_t *bp), void *arg)
 }
 
 /* ---- promote ---- */
-
-struct sum_arg {
-	uint64_t max_birth; /* count blocks born at or before this txg */
-	uint64_t bytes, lbytes;
-};
-
-static int sum_cb(void *arg, const bp_t *bp, int level, uint64_t first)
-{
-	struct sum_arg *s = arg;
-	(void)level;
-	(void)first;
-	if (!bp_is_hole(bp) && bp->birth <= s->max_birth) {
-		s->bytes += bp_asize(bp);
-		s->lbytes += bp->lsize;
-	}
-	return 0;
-}
-
-/* Bytes (allocated, logical) of ds's tree born at or before txg (walks everything if txg > 0). */
-static int bytes_born_upto(dsl_t *d, const dsl_ds_t *ds, uint64_t txg, uint64_t *out, uint64_t *lout)
-{
-	*out = *lout = 0;
-	if (txg == 0 || ds->tree.levels == 0)
-		return 0;
-	struct sum_arg s = { txg, 0, 0 };
-	TRY(tree_walk(d->pool, &ds->tree, 0, 0, sum_cb, &s));
-	*out = s.bytes;
-	*lout = s.lbytes;
-	return 0;
-}
-
-/* Bytes (allocated, logical) of ds's tree born after txg (proportional to the change). */
-static int bytes_born_after(dsl_t *d, const dsl_ds_t *ds, uint64_t txg, uint64_t *out, uint64_t *lout)
-{
-	struct sum_arg s = { UINT64_MAX, 0, 0 };
-	*out = *lout = 0;
-	if (ds->tree.levels == 0)
-		return 0;
-	TRY(tree_walk(d->pool, &ds->tree, txg, 0, sum_cb, &s));
-	*out = s.bytes;
-	*lout = s.lbytes;
-	return 0;
-}
 
 int dsl_written_since(dsl_t *d, dsl_ds_t *ds, dsl_ds_t *since, uint64_t *out)
 {

@@ -143,9 +143,6 @@ int dsl_set_volsize(dsl_t *d, dsl_ds_t *ds, uint64_t size);
 /* Before buffering `bytes` more dirty data into ds: -ENOSPC if it cannot fit. Commits a txg
  * when the dirty data of the open txg exceeds the dirty limit. */
 int dsl_write_throttle(dsl_t *d, dsl_ds_t *ds, uint64_t bytes);
-/* Before a write of unknown size on a nearly full pool: let recently freed space age into
- * usable space (commits empty txgs; never commits buffered data). */
-int dsl_make_room(dsl_t *d);
 
 /* Properties. get: the effective value and where it comes from (source_ds = the dataset it is
  * set on; NULL means the default). Returns 0, or -ENOENT if unset anywhere and no default. */

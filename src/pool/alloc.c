@@ -210,10 +210,25 @@ int alloc_take(allocator_t *a, uint64_t len, uint64_t txg, uint16_t *vdev, uint6
 	return terr(ENOSPC, "out of space");
 }
 
+/* Does [start, start+len) overlap a free extent? */
+static int overlaps_free(const ms_vdev_t *m, uint64_t start, uint64_t len)
+{
+	extent_t key = { .start = start };
+	avl_node_t *n = avl_floor(&m->free, &key.node);
+	if (n && avl_entry(n, extent_t, node)->start + avl_entry(n, extent_t, node)->len > start)
+		return 1;
+	n = avl_lower_bound(&m->free, &key.node);
+	return n && avl_entry(n, extent_t, node)->start < start + len;
+}
+
 int alloc_free(allocator_t *a, uint16_t vdev, uint64_t off, uint64_t len, uint64_t txg)
 {
 	if (vdev >= a->nvdevs)
-		return terr(EINVAL, "free of a block on unknown vdev %u", vdev);
+		return terr(EIO, "free of a block on unknown vdev %u", vdev);
+	ms_vdev_t *m = &a->v[vdev];
+	if (off < m->lo || off > m->hi || len > m->hi - off || overlaps_free(m, off, len))
+		return terr(EIO, "double free of [%llu, +%llu) on vdev %u", (unsigned long long)off,
+			    (unsigned long long)len, vdev);
 	space_rec_t r = { txg, off, len, vdev, 1 };
 	TRY(recs_push(&a->pending, &r));
 	return recs_push(&a->defer, &r);
@@ -224,7 +239,7 @@ void alloc_committed(allocator_t *a, uint64_t committed)
 	size_t keep = 0;
 	for (size_t i = 0; i < a->defer.n; i++) {
 		space_rec_t *r = &a->defer.r[i];
-		if (r->txg + 1 <= committed) {
+		if (r->txg <= committed) {
 			if (free_insert(&a->v[r->vdev], r->offset, r->len) < 0)
 				terr_clear(); /* already free: a bug elsewhere; never double-insert */
 		} else {
@@ -243,11 +258,11 @@ int alloc_replay(allocator_t *a, const space_rec_t *r, uint64_t cur_txg)
 	ms_vdev_t *m = &a->v[r->vdev];
 	if (r->offset < m->lo || r->offset > m->hi || r->len > m->hi - r->offset)
 		return terr(EINVAL, "space log record out of range");
+	if (r->txg > cur_txg)
+		return terr(EINVAL, "space log record from the future");
 	if (!r->is_free)
 		return free_remove(m, r->offset, r->len);
-	if (r->txg + 1 <= cur_txg)
-		return free_insert(m, r->offset, r->len);
-	return recs_push(&a->defer, r);
+	return free_insert(m, r->offset, r->len);
 }
 
 uint64_t alloc_free_bytes(const allocator_t *a)

@@ -1,7 +1,8 @@
 /* pool/alloc.h — space allocator: an in-memory tree of free extents per vdev, built at import
  * from the space log, plus the per-txg record of allocations and frees that the space log
- * persists, and the deferred-free queue (a block freed in txg T is reusable only from txg T+2,
- * so the previous two committed states stay intact for rewind).
+ * persists, and the deferred-free queue: a block freed in txg T is reusable only once T is
+ * committed, so the state of txg T-1 stays intact until T's uberblock is on disk (the state
+ * import falls back to when T's commit was torn).
  */
 #ifndef TARN_POOL_ALLOC_H
 #define TARN_POOL_ALLOC_H
@@ -38,7 +39,6 @@ typedef struct metaslab_vdev {
 	uint64_t nextents;
 } ms_vdev_t;
 
-#define DEFER_TXGS 2
 
 typedef struct allocator {
 	int nvdevs;
@@ -55,14 +55,15 @@ void alloc_fini(allocator_t *a);
 
 /* Allocate len bytes (SECTOR multiple) in txg; -ENOSPC ("out of space") if nothing fits. */
 int alloc_take(allocator_t *a, uint64_t len, uint64_t txg, uint16_t *vdev, uint64_t *off);
-/* Free an extent in txg: logged now, reusable after txg+1 commits. */
+/* Free an extent in txg: logged now, reusable once txg commits. -EIO if any of it is already
+ * free (a double free: the caller's state is corrupt). */
 int alloc_free(allocator_t *a, uint16_t vdev, uint64_t off, uint64_t len, uint64_t txg);
-/* After txg `committed` is durable: release deferred frees of txg <= committed - 1; clear the
+/* After txg `committed` is durable: release deferred frees of txg <= committed; clear the
  * pending log records (they are on disk now). */
 void alloc_committed(allocator_t *a, uint64_t committed);
 
-/* Replay one logged record at import time; `cur_txg` is the txg being imported (frees newer
- * than cur_txg - 1 go to the defer queue). -EINVAL if the record contradicts the map. */
+/* Replay one logged record at import time (every logged txg is committed, so frees apply at
+ * once). -EINVAL if the record contradicts the map. */
 int alloc_replay(allocator_t *a, const space_rec_t *r, uint64_t cur_txg);
 
 uint64_t alloc_free_bytes(const allocator_t *a);

@@ -283,30 +283,36 @@ int pool_import(int nvdevs, char *const *paths, int flags, pool_t **out)
 	}
 	free(ring);
 	qsort(ubs, nub, sizeof(*ubs), ub_cmp_desc);
+	/* Take the newest uberblock whose state loads. Only the one before it may stand in for it:
+	 * a block freed in txg T is reused from T+1 on, so older states may point at overwritten
+	 * blocks. And only when the newest one's metadata is corrupt, not when a device failed to
+	 * read (that may pass; the newest state may be fine). */
 	rc = terr(EIO, "cannot import '%s': no valid uberblock found", p->name);
 	char why[TERR_MSG_MAX] = "";
-	for (size_t i = 0; i < nub; i++) {
+	for (size_t i = 0; i < nub && ubs[i].txg + 1 >= ubs[0].txg; i++) {
 		if (i && ubs[i].txg == ubs[i - 1].txg)
 			continue;
+		uint64_t ioerr = p->io_errors;
 		rc = load_ub(p, &ubs[i]);
 		if (rc == 0) {
-			p->rewound = i > 0;
+			p->rewound = ubs[i].txg != ubs[0].txg;
 			if (p->rewound)
 				rc = forget_newer(p, ubs[i].txg, ubs[0].txg);
 			break;
 		}
 		if (!why[0])
 			snprintf(why, sizeof(why), "%s", terr_msg());
+		if (getenv("TARN_DEBUG_IMPORT"))
+			fprintf(stderr, "import: txg %llu rejected: %s\n", (unsigned long long)ubs[i].txg, terr_msg());
+		if (p->io_errors != ioerr)
+			break; /* a read failed: do not give up the newest state over it */
 	}
 	free(ubs);
 	if (rc < 0) {
 		if (why[0])
-			rc = terr(EIO, "cannot import '%s': pool metadata is corrupt (%s)", p->name, why);
+			rc = terr(EIO, "cannot import '%s': pool metadata is corrupt or unreadable (%s)", p->name, why);
 		goto fail;
 	}
-	for (int i = 0; i < p->nvdevs; i++) /* the rewind (if any) must not count as errors */
-		p->vdevs[i].cksum_errors = p->vdevs[i].read_errors = 0;
-	p->cksum_errors = 0;
 	if (!(flags & POOL_IMPORT_OPEN) && (rc = write_labels(p, POOL_STATE_ACTIVE)) < 0)
 		goto fail;
 	*out = p;
@@ -327,6 +333,12 @@ int pool_export(pool_t *p, enum pool_state state)
 {
 	int rc = write_labels(p, state);
 	close_all(p);
+	return rc;
+}
+
+static int suspend(pool_t *p, int rc)
+{
+	p->suspended = 1;
 	return rc;
 }
 
@@ -360,6 +372,9 @@ int pool_write_block(pool_t *p, enum bp_type type, int level, const void *data, 
 	cksum_compute(cksum_type, out, psize, bp->cksum);
 	uint64_t asize = bp_asize(bp);
 	int rc = alloc_take(&p->alloc, asize, bp->birth, &bp->vdev, &bp->offset);
+	if (rc < 0) /* writers reserve space before buffering data: running out while syncing
+		       leaves this txg half-written, so it must not be committed */
+		suspend(p, rc);
 	if (rc == 0) {
 		if (asize != psize) { /* pad the tail sector with zeros */
 			uint8_t *pad = cbuf && out == cbuf ? cbuf : malloc(asize);
@@ -377,6 +392,8 @@ int pool_write_block(pool_t *p, enum bp_type type, int level, const void *data, 
 			rc = vdev_write(&p->vdevs[bp->vdev], out, asize, bp->offset);
 		}
 		p->dirty_bytes_written += asize;
+		if (rc < 0)
+			suspend(p, rc);
 	}
 	free(cbuf);
 	return rc;
@@ -454,17 +471,20 @@ int pool_free_block(pool_t *p, const bp_t *bp)
 {
 	if (bp_is_hole(bp))
 		return 0;
-	if (bp->vdev >= p->nvdevs)
-		return terr(EIO, "free of a block on unknown vdev %u", bp->vdev);
-	return alloc_free(&p->alloc, bp->vdev, bp->offset, bp_asize(bp), pool_open_txg(p));
+	int rc = alloc_free(&p->alloc, bp->vdev, bp->offset, bp_asize(bp), pool_open_txg(p));
+	return rc < 0 ? suspend(p, rc) : 0;
 }
 
 int pool_commit(pool_t *p, const bp_t *catalog)
 {
 	uint64_t txg = pool_open_txg(p);
-	TRY(spacelog_commit(p));
-	for (int i = 0; i < p->nvdevs; i++)
-		TRY(vdev_flush(&p->vdevs[i]));
+	if (p->suspended)
+		return terr(EIO, "pool I/O is suspended after an earlier error; nothing was committed");
+	int rc = spacelog_commit(p);
+	for (int i = 0; rc == 0 && i < p->nvdevs; i++)
+		rc = vdev_flush(&p->vdevs[i]);
+	if (rc < 0)
+		return suspend(p, rc);
 	uberblock_t u = { .version = POOL_VERSION, .txg = txg, .pool_guid = p->guid,
 			  .timestamp = (uint64_t)time(NULL), .catalog = *catalog,
 			  .spacelog = p->spacelog, .log_entries = p->log_entries };
@@ -472,15 +492,15 @@ int pool_commit(pool_t *p, const bp_t *catalog)
 		u.guid_sum += p->vdevs[i].guid;
 	uint8_t *buf = malloc(UB_SLOT_SIZE);
 	if (!buf)
-		return terr(ENOMEM, "out of memory");
+		return suspend(p, terr(ENOMEM, "out of memory"));
 	ub_encode(&u, buf);
-	int rc = 0;
 	for (int i = 0; rc == 0 && i < p->nvdevs; i++)
 		rc = vdev_write(&p->vdevs[i], buf, UB_SLOT_SIZE, VDEV_UB_START + (txg % UB_SLOTS) * UB_SLOT_SIZE);
 	free(buf);
 	for (int i = 0; rc == 0 && i < p->nvdevs; i++)
 		rc = vdev_flush(&p->vdevs[i]);
-	TRY(rc);
+	if (rc < 0)
+		return suspend(p, rc);
 	p->txg = txg;
 	p->ub_time = u.timestamp;
 	p->catalog = *catalog;

@@ -52,6 +52,7 @@ typedef struct pool {
 	allocator_t alloc;
 	uint64_t cksum_errors, io_errors; /* pool-wide counters since import */
 	int rewound;         /* import fell back to an older uberblock */
+	int suspended;       /* a write or commit failed: nothing more may be committed */
 	uint64_t dirty_bytes_written; /* bytes written in the open txg (throttling hints) */
 } pool_t;
 
@@ -89,7 +90,9 @@ int pool_verify_block(pool_t *p, const bp_t *bp);
 /* Free a block (deferred: reusable two txgs after the current one commits). Holes are no-ops. */
 int pool_free_block(pool_t *p, const bp_t *bp);
 
-/* Commit the open txg with `catalog` as the new catalog root. */
+/* Commit the open txg with `catalog` as the new catalog root. After any failed block write or
+ * commit the pool is suspended: the on-disk state stays the last committed one, and this
+ * process must close and re-import the pool to go on (-EIO "pool I/O is suspended"). */
 int pool_commit(pool_t *p, const bp_t *catalog);
 
 uint64_t pool_size(const pool_t *p);

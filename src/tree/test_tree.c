@@ -256,7 +256,7 @@ int main(void)
 			rc = tree_punch(&t, blk, n);
 			for (uint64_t i = blk; i < blk + n && i < MAXB; i++)
 				model[i] = 0;
-		} else if (r < 88) {
+		} else if (r < 84) {
 			rc = sync_commit(&t);
 		} else {
 			rc = tree_sync(&t);

@@ -295,7 +295,8 @@ int tree_punch(tree_t *t, uint64_t first, uint64_t count)
 	if (t->readonly)
 		return terr(EROFS, "read-only object");
 	uint64_t cap = capacity(t->phys.levels);
-	for (uint64_t b = first; b < first + count && b < cap; b++) {
+	uint64_t end = count > cap - (first < cap ? first : cap) ? cap : first + count;
+	for (uint64_t b = first; b < end; b++) {
 		struct dirty_blk *d = find_dirty(t, b);
 		if (d) {
 			free(d->buf);

@@ -142,6 +142,12 @@ t_ok    "compression=off references >= 4M ($roff)"  test "$roff" -ge $((4 << 20)
 t_ok    "lz4 references less than half of that ($rlz4)" test $((rlz4 * 2)) -lt "$roff"
 t_ok    "zstd references less than half of that ($rzstd)" test $((rzstd * 2)) -lt "$roff"
 t_ok    "used follows referenced (lz4 < off)"       test "$(getp used p/clz4)" -lt "$(getp used p/coff)"
+t_eq    "compressratio of compression=off is 1.00x" "$(zfs get -H -o value compressratio p/coff)" "1.00x"
+t_ok    "compressratio of lz4"                     zfs get -H -o value compressratio p/clz4
+t_match "  ...is more than 2.00x"                  "$T_OUT" '^([2-9]|[1-9][0-9]+)\.[0-9]{2}x$'
+t_eq    "logicalreferenced is the same with and without compression" \
+        "$(getp logicalreferenced p/clz4)" "$(getp logicalreferenced p/coff)"
+t_ok    "  ...and >= the 4M written"               test "$(getp logicalreferenced p/clz4)" -ge $((4 << 20))
 rnd 1M >"$T/rand"
 t_ok    "random data with lz4: stored as is, reads back" \
         eval 'zfs create -s -V 2M -o compression=lz4 p/crand && tarn volume write p/crand <"$T/rand" &&

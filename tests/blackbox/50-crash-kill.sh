@@ -86,7 +86,7 @@ full_verify() {
   local what=$1 v s
   scrub_check "$P" "$what"
   disk_list && [ "$LIST" != "$(model_list)" ] &&
-    prob "$what: datasets are [$(echo $LIST)], model has [$(echo $(model_list))]"
+    prob "$what: datasets are [$(tr '\n' ' ' <<<"$LIST")], model has [$(model_list | tr '\n' ' ')]"
   for v in v0 v1; do
     read_md5 "$v" && [ "$SUM" != "$(md5 "$M/$v")" ] && prob "$what: $P/$v differs from the model"
     for s in ${SNAPS[$v]}; do
@@ -139,7 +139,7 @@ for ((i = 1; i <= N; i++)); do
   v=v$((RANDOM % 2))
   ns=$(nsnaps "$v")
   roll=$((RANDOM % 100))
-  if [ "$roll" -lt 68 ]; then op=write
+  if [ "$roll" -lt 68 ]; then op="write"
   elif [ "$roll" -lt 80 ]; then op=snapshot
   elif [ "$roll" -lt 89 ]; then op=destroy
   elif [ "$roll" -lt 97 ]; then op=rollback
@@ -147,7 +147,7 @@ for ((i = 1; i <= N; i++)); do
   fi
   [ "$op" = snapshot ] && [ "$ns" -ge $MAXSNAPS ] && op=destroy
   [ "$op" = destroy ] && [ "$ns" -eq 0 ] && op=snapshot
-  [ "$op" = rollback ] && [ "$ns" -eq 0 ] && op=write
+  [ "$op" = rollback ] && [ "$ns" -eq 0 ] && op="write"
   us=$(pick_delay "$op")
   IN=/dev/null
   case $op in
@@ -198,7 +198,7 @@ for ((i = 1; i <= N; i++)); do
   check_rc "$desc"
 
   # which state is on disk? (the first command after the crash also proves the pool opens)
-  state=?
+  state='?'
   case $op in
   write)
     a=$(( off / 131072 * 131072 ))
@@ -227,7 +227,7 @@ for ((i = 1; i <= N; i++)); do
         if [ "$op" = snapshot ]; then state=before
         else state=after; del_snap "$v" "$s"; rm -f "$M/$v@$s"; fi
       fi
-      [ "$LIST" != "$(model_list)" ] && prob "datasets are [$(echo $LIST)], model has [$(echo $(model_list))]"
+      [ "$LIST" != "$(model_list)" ] && prob "datasets are [$(tr '\n' ' ' <<<"$LIST")], model has [$(model_list | tr '\n' ' ')]"
     fi
     ;;
   rollback)

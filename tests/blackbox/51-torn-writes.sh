@@ -69,7 +69,7 @@ full_verify() {  # full_verify POOL WHAT
   want=$( { echo "$p"; for v in v0 v1; do echo "$p/$v"; for s in ${SNAPS[$p/$v]}; do echo "$p/$v@$s"; done; done; } | LC_ALL=C sort)
   x zfs list -H -o name -t all -r "$p"
   if ! x_ok; then prob "$what: zfs list: $(x_desc)"
-  elif [ "$(LC_ALL=C sort "$X_OUT")" != "$want" ]; then prob "$what: datasets are [$(echo $(cat "$X_OUT"))], expected [$(echo $want)]"
+  elif [ "$(LC_ALL=C sort "$X_OUT")" != "$want" ]; then prob "$what: datasets are [$(tr '\n' ' ' <"$X_OUT")], expected [$(tr '\n' ' ' <<<"$want")]"
   fi
   for v in v0 v1; do
     md5_of "$p" "$v" && [ "$SUM" != "$(md5 "$M/$p.$v")" ] && prob "$what: $p/$v differs from the model"
@@ -129,7 +129,7 @@ for ((i = 1; i <= N; i++)); do
   h=${KHIST[$k]:-0/0}
   if [ "$RC" = 99 ]; then KHIST[$k]="$(( ${h%/*} + 1 ))/${h#*/}"; else KHIST[$k]="${h%/*}/$(( ${h#*/} + 1 ))"; fi
 
-  state=?
+  state='?'
   case $op in
   write)
     a=$(( off / 131072 * 131072 ))
@@ -199,7 +199,7 @@ for ((i = 1; i <= NL; i++)); do
   p=ta; [ $((i % 2)) -eq 0 ] && p=tb
   k=$((1 + RANDOM % 4)) seed=$(rnd 1000000)
   x zfs list -H -o name -t all -r "$p"
-  if x_ok; then cmd=export; else cmd=import; fi   # the last run may have left it exported
+  if x_ok; then cmd="export"; else cmd="import"; fi   # the last run may have left it exported
   if [ $cmd = export ]; then torn_run "$k" "$seed" zpool export "$p"
   else torn_run "$k" "$seed" zpool import -d "${DIR[$p]}" "$p"
   fi

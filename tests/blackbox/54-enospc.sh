@@ -23,7 +23,7 @@ truncate -s 512M "$M/v"
 # Sets NEXT (offset of the failed chunk) and NW (chunks written); the model follows.
 fill() {
   local off=$1 i
-  NW=0 FILLED=0
+  NW=0
   for ((i = 0; i < 40; i++)); do
     gen_random "$T/chunk" $CH
     x volume write "$P/v" --offset "$off" <"$T/chunk"
@@ -33,7 +33,7 @@ fill() {
       [ $((off + CH)) -le $((512 * MiB)) ] || off=0   # wrap around (overwrites)
       continue
     fi
-    FILLED=1 NEXT=$off
+    NEXT=$off
     [ "$X_RC" -eq 1 ] || prob "the failing write should exit 1: $(x_desc)"
     x_sanitizer && prob "sanitizer report: $(head -n 5 "$X_ERR")"
     grep -q "out of space" "$X_ERR" || prob "the failing write should say 'out of space': $(x_errline)"

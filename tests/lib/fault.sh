@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # tests/lib/fault.sh — helpers shared by the fault-injection black-box tests
 # (tests/blackbox/50-crash-kill.sh .. 54-enospc.sh). Source it after common.sh:
 #
