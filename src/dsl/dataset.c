@@ -724,9 +724,16 @@ int dsl_clone(dsl_t *d, dsl_ds_t *snap, const char *newname, char *const *props,
 	c->lreferenced = snap->lreferenced;
 	c->lref_origin = snap->lreferenced;
 	c->origin = snap->id;
+	uint64_t avail_before = dsl_pool_avail(d);
 	int rc = add_ds(d, c);
 	if (rc == 0)
 		rc = set_props(d, c, props, nprops);
+	if (rc == 0) { /* a refreservation given as a property must fit */
+		dsl_space_t s;
+		dsl_space(d, c, &s);
+		if (s.usedrefreserv > avail_before)
+			rc = terr(ENOSPC, "out of space");
+	}
 	if (rc < 0)
 		remove_ds(d, c);
 	return rc;
@@ -749,8 +756,11 @@ int dsl_set_volsize(dsl_t *d, dsl_ds_t *ds, uint64_t size)
 	const dsl_prop_t *rp = dsl_prop_find(ds, "refreservation");
 	uint64_t oldres = dsl_vol_refreservation(ds->volsize, ds->volblocksize);
 	if (rp && strtoull(rp->value, NULL, 10) == oldres) {
+		uint64_t newres = dsl_vol_refreservation(size, ds->volblocksize);
+		if (newres > oldres && newres - oldres > dsl_pool_avail(d))
+			return terr(ENOSPC, "out of space");
 		char val[32];
-		snprintf(val, sizeof(val), "%llu", (unsigned long long)dsl_vol_refreservation(size, ds->volblocksize));
+		snprintf(val, sizeof(val), "%llu", (unsigned long long)newres);
 		TRY(dsl_prop_set(d, ds, "refreservation", val, rp->source));
 	}
 	ds->volsize = size;
@@ -777,7 +787,7 @@ static int chain_only_cb(void *arg, const bp_t *bp)
 	return bp->type == BPT_DEADLIST ? w->cb(w->arg, bp) : 0;
 }
 
-int dsl_walk_all(dsl_t *d, int (*cb)(void *arg, const bp_t *bp), void *arg)
+int dsl_walk_all(dsl_t *d, int (*cb)(void *arg, const bp_t *bp), void *arg, uint64_t *errors)
 {
 	struct walk_all w = { cb, arg };
 	for (size_t i = 0; i < d->nds; i++) {
@@ -796,13 +806,16 @@ int dsl_walk_all(dsl_t *d, int (*cb)(void *arg, const bp_t *bp), void *arg)
 		}
 		if (min == 0)
 			min = origin_txg(d, head);
-		TRY(tree_walk(d->pool, &ds->tree, min, 0, walk_tree_cb, &w));
-		TRY(dl_walk(d->pool, &ds->dl, chain_only_cb, &w));
+		TRY(tree_walk_tolerant(d->pool, &ds->tree, min, walk_tree_cb, &w, errors));
+		if (dl_walk(d->pool, &ds->dl, chain_only_cb, &w) < 0) {
+			(*errors)++;
+			terr_clear();
+		}
 	}
 	if (!bp_is_hole(&d->pool->catalog)) {
 		TRY(cb(arg, &d->pool->catalog));
-		TRY(bobj_walk(d->pool, &d->cat, walk_tree_cb, &w));
-		TRY(bobj_walk(d->pool, &d->hist, walk_tree_cb, &w));
+		TRY(tree_walk_tolerant(d->pool, &d->cat.tree, 0, walk_tree_cb, &w, errors));
+		TRY(tree_walk_tolerant(d->pool, &d->hist.tree, 0, walk_tree_cb, &w, errors));
 	}
 	for (size_t i = 0; i < d->pool->log_nbps; i++)
 		TRY(cb(arg, &d->pool->log_bps[i]));

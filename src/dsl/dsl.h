@@ -171,9 +171,10 @@ void dsl_space(const dsl_t *d, const dsl_ds_t *ds, dsl_space_t *s);
 uint64_t dsl_vol_refreservation(uint64_t volsize, uint64_t volblocksize);
 uint64_t dsl_pool_avail(const dsl_t *d);
 
-/* Visit every stored block (for scrub): data of all heads and snapshots, deadlist chains,
- * the catalog. cb gets each bp once per reference (shared blocks may be seen more than once). */
-int dsl_walk_all(dsl_t *d, int (*cb)(void *arg, const bp_t *bp), void *arg);
+/* Visit every stored block (for scrub): data of all heads and snapshots (each block once, from
+ * the oldest tree holding it), deadlist chains, the catalog and history, the space log.
+ * Unreadable indirect or chain blocks are counted in *errors and skipped; the walk goes on. */
+int dsl_walk_all(dsl_t *d, int (*cb)(void *arg, const bp_t *bp), void *arg, uint64_t *errors);
 
 /* Pool history: record a line (e.g. "zfs create -V 1G p/v") to be written with the next
  * commit, prefixed with the date; read returns the whole text (caller frees). The history

@@ -64,9 +64,9 @@ int dsl_scrub(dsl_t *d, uint64_t *examined, uint64_t *errors)
 	struct scrub_state s = { d->pool, 0, 0 };
 	char buf[64];
 	uint64_t start = (uint64_t)time(NULL);
-	int rc = dsl_walk_all(d, scrub_cb, &s);
-	if (rc < 0) /* an unreadable indirect block: count it, the walk below it is lost */
-		s.errors++;
+	uint64_t unreadable = 0; /* indirect or chain blocks: what is below them is not reached */
+	TRY(dsl_walk_all(d, scrub_cb, &s, &unreadable));
+	s.errors += unreadable;
 	snprintf(buf, sizeof(buf), "%llu", (unsigned long long)start);
 	TRY(dsl_pprop_set(d, "scan.start", buf));
 	snprintf(buf, sizeof(buf), "%llu", (unsigned long long)time(NULL));

@@ -11,6 +11,7 @@
 
 #include "dsl/deadlist.h"
 #include "dsl/dsl.h"
+#include "pool/bp.h"
 
 #define MIN_SLOP (128ull << 20)
 #define MAX_SLOP (128ull << 30)
@@ -28,7 +29,10 @@ uint64_t dsl_vol_refreservation(uint64_t volsize, uint64_t volblocksize)
 		numdb += nblocks;
 	}
 	numdb *= 2;
-	return volsize + numdb * indblk;
+	/* tarn allocates in 4K units: a volume of smaller blocks needs 4K per block, which
+	 * OpenZFS's formula (volsize) would under-reserve */
+	uint64_t data = volblocksize && volblocksize < SECTOR ? volsize / volblocksize * SECTOR : volsize;
+	return data + numdb * indblk;
 }
 
 static uint64_t refres_of(const dsl_ds_t *ds)

@@ -37,6 +37,8 @@ int bp_decode(const uint8_t in[BP_SIZE], bp_t *bp)
 	bp->flags = le_get16(in + 22);
 	bp->birth = le_get64(in + 24);
 	memcpy(bp->cksum, in + 32, CKSUM_LEN);
+	if (bp->flags) /* no flags are defined yet: one set means a newer format */
+		return terr(EINVAL, "block pointer uses an unknown feature");
 	if (bp->psize == 0)
 		return 0;
 	if (bp->psize > BP_MAX_BLOCK || bp->lsize > BP_MAX_BLOCK || bp->lsize == 0 ||

@@ -61,12 +61,13 @@ int label_decode(const uint8_t in[VDEV_LABEL_SIZE], pool_label_t *l)
 	l->vdev_size = le_r64(&c);
 	l->create_time = le_r64(&c);
 	le_rbytes(&c, l->name, POOL_NAME_MAX);
-	l->name[POOL_NAME_MAX - 1] = 0;
+	int name_ok = memchr(l->name, 0, POOL_NAME_MAX) != NULL && l->name[0];
+	l->name[POOL_NAME_MAX - 1] = 0; /* printable in the messages below either way */
 	if (l->version > POOL_VERSION)
 		return terr(ENOTSUP, "pool format version %u is newer than this tarn supports (%u)",
 			    l->version, POOL_VERSION);
-	if (l->nvdevs == 0 || l->nvdevs > POOL_MAX_VDEVS || l->vdev_index >= l->nvdevs ||
-	    l->state > POOL_STATE_DESTROYED || memchr(l->name, 0, POOL_NAME_MAX) == NULL || !l->name[0])
+	if (l->version == 0 || l->nvdevs == 0 || l->nvdevs > POOL_MAX_VDEVS || l->vdev_index >= l->nvdevs ||
+	    l->state > POOL_STATE_DESTROYED || !name_ok)
 		return terr(EINVAL, "label is corrupt");
 	for (uint32_t i = 0; i < l->nvdevs; i++)
 		l->vdev_guids[i] = le_r64(&c);
@@ -139,7 +140,10 @@ int ub_decode(const uint8_t in[UB_SLOT_SIZE], uberblock_t *u)
 	if (le_r64(&c) != UB_MAGIC || !sealed_ok(in, UB_SLOT_SIZE))
 		return -EINVAL;
 	u->version = le_r32(&c);
-	le_r32(&c);
+	if (u->version > POOL_VERSION)
+		return -ENOTSUP; /* intact, but written by a newer tarn */
+	if (le_r32(&c) != 0) /* reserved: a future feature we would not understand */
+		return -ENOTSUP;
 	u->txg = le_r64(&c);
 	u->pool_guid = le_r64(&c);
 	u->guid_sum = le_r64(&c);
@@ -152,7 +156,7 @@ int ub_decode(const uint8_t in[UB_SLOT_SIZE], uberblock_t *u)
 	if (bp_decode(b, &u->spacelog) < 0)
 		return -EINVAL;
 	u->log_entries = le_r64(&c);
-	if (!c.ok || u->version > POOL_VERSION)
+	if (!c.ok || u->version == 0)
 		return -EINVAL;
 	return 0;
 }

@@ -27,7 +27,8 @@ int label_read(vdev_t *v, pool_label_t *l);
 int label_write(vdev_t *v, const pool_label_t *l);
 
 void ub_encode(const uberblock_t *u, uint8_t out[UB_SLOT_SIZE]);
-/* -EINVAL if the slot holds no valid uberblock (bad magic or checksum). No message. */
+/* -EINVAL if the slot holds no valid uberblock (bad magic or checksum), -ENOTSUP if it is a
+ * valid uberblock of a newer format. No message. */
 int ub_decode(const uint8_t in[UB_SLOT_SIZE], uberblock_t *u);
 
 #endif

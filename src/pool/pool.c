@@ -106,9 +106,10 @@ int pool_create(const char *name, int nvdevs, char *const *paths, int force, poo
 			return terr(EINVAL, "'%s' is too small: a device must be at least 64M", paths[i]);
 		}
 		pool_label_t old;
-		if (!force && label_read(&p->vdevs[i], &old) == 0 && old.state == POOL_STATE_ACTIVE) {
+		if (!force && label_read(&p->vdevs[i], &old) == 0 && old.state != POOL_STATE_DESTROYED) {
 			close_all(p);
-			return terr(EBUSY, "'%s' is part of active pool '%s' (use -f to override)", paths[i], old.name);
+			return terr(EBUSY, "%s is part of %s pool '%s' (use -f to override)", paths[i],
+				    old.state == POOL_STATE_EXPORTED ? "exported" : "active", old.name);
 		}
 		terr_clear();
 		p->vdevs[i].guid = guid_new();
@@ -265,6 +266,7 @@ int pool_import(int nvdevs, char *const *paths, int flags, pool_t **out)
 	uberblock_t *ubs = calloc((size_t)p->nvdevs * UB_SLOTS, sizeof(*ubs));
 	uint8_t *ring = malloc(UB_SLOTS * UB_SLOT_SIZE);
 	size_t nub = 0;
+	int newer = 0;
 	if (!ubs || !ring) {
 		free(ubs);
 		free(ring);
@@ -276,12 +278,19 @@ int pool_import(int nvdevs, char *const *paths, int flags, pool_t **out)
 			continue;
 		for (uint32_t s = 0; s < UB_SLOTS; s++) {
 			uberblock_t u;
-			if (ub_decode(ring + (size_t)s * UB_SLOT_SIZE, &u) == 0 && u.pool_guid == p->guid &&
-			    u.guid_sum == guid_sum && u.txg % UB_SLOTS == s)
+			int d = ub_decode(ring + (size_t)s * UB_SLOT_SIZE, &u);
+			if (d == -ENOTSUP)
+				newer = 1;
+			if (d == 0 && u.pool_guid == p->guid && u.guid_sum == guid_sum && u.txg % UB_SLOTS == s)
 				ubs[nub++] = u;
 		}
 	}
 	free(ring);
+	if (newer) { /* never import over state we cannot read: it would be overwritten */
+		free(ubs);
+		rc = terr(ENOTSUP, "cannot import '%s': pool was written by a newer version of tarn", p->name);
+		goto fail;
+	}
 	qsort(ubs, nub, sizeof(*ubs), ub_cmp_desc);
 	/* Take the newest uberblock whose state loads. Only the one before it may stand in for it:
 	 * a block freed in txg T is reused from T+1 on, so older states may point at overwritten

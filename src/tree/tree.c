@@ -176,8 +176,18 @@ static int get_node(tree_t *t, int level, uint64_t idx, struct tnode **out)
 	return 0;
 }
 
+#define TREE_CACHE_NODES 4096 /* clean indirect blocks kept per open tree (~5 MiB each 256) */
+
+/* At an entry point (no node pointers held): keep the cache bounded. */
+static void bound_cache(tree_t *t)
+{
+	if (t->nnodes > TREE_CACHE_NODES)
+		tree_trim_cache(t);
+}
+
 int tree_lookup(tree_t *t, uint64_t blkid, bp_t *bp)
 {
+	bound_cache(t);
 	if (blkid >= capacity(t->phys.levels)) {
 		memset(bp, 0, sizeof(*bp));
 		return 0;
@@ -197,6 +207,7 @@ static struct dirty_blk *find_dirty(tree_t *t, uint64_t blkid)
 
 int tree_read(tree_t *t, uint64_t blkid, void *buf)
 {
+	bound_cache(t);
 	struct dirty_blk *d = find_dirty(t, blkid);
 	if (d) {
 		if (d->buf)
@@ -260,6 +271,7 @@ int tree_dirty_full(tree_t *t, uint64_t blkid, uint8_t **buf) { return dirty_com
 
 static int dirty_common(tree_t *t, uint64_t blkid, uint8_t **buf, int fill)
 {
+	bound_cache(t);
 	if (t->readonly)
 		return terr(EROFS, "read-only object");
 	TRY(grow_to(t, blkid));
@@ -290,25 +302,55 @@ static int dirty_common(tree_t *t, uint64_t blkid, uint8_t **buf, int fill)
 	return 0;
 }
 
+/* If data block b lies under a hole pointer at some level, the first block id past the widest
+ * such hole; else b itself. */
+static int hole_span(tree_t *t, uint64_t b, uint64_t *next)
+{
+	for (int level = (int)t->phys.levels - 1; level >= 1; level--) {
+		uint64_t span = capacity((uint32_t)level); /* data blocks under one pointer of this node */
+		struct tnode *n;
+		TRY(get_node(t, level, b / span / TREE_FANOUT, &n));
+		if (bp_is_hole(&n->kids[(b / span) % TREE_FANOUT])) {
+			*next = (b / span + 1) * span;
+			return 0;
+		}
+	}
+	*next = b;
+	return 0;
+}
+
 int tree_punch(tree_t *t, uint64_t first, uint64_t count)
 {
 	if (t->readonly)
 		return terr(EROFS, "read-only object");
+	bound_cache(t);
 	uint64_t cap = capacity(t->phys.levels);
 	uint64_t end = count > cap - (first < cap ? first : cap) ? cap : first + count;
-	for (uint64_t b = first; b < end; b++) {
-		struct dirty_blk *d = find_dirty(t, b);
-		if (d) {
-			free(d->buf);
-			d->buf = NULL;
+	/* 1. buffered blocks in the range become holes */
+	struct dirty_blk key = { .blkid = first };
+	for (avl_node_t *an = avl_lower_bound(&t->dirty, &key.node); an; an = avl_next(an)) {
+		struct dirty_blk *d = avl_entry(an, struct dirty_blk, node);
+		if (d->blkid >= end)
+			break;
+		free(d->buf);
+		d->buf = NULL;
+	}
+	/* 2. stored blocks become holes; hole subtrees are skipped whole */
+	uint64_t iter = 0;
+	for (uint64_t b = first; b < end;) {
+		if (++iter % TREE_FANOUT == 0)
+			bound_cache(t); /* no node pointer is held between blocks */
+		uint64_t next;
+		TRY(hole_span(t, b, &next));
+		if (next > b) {
+			b = next;
 			continue;
 		}
-		/* skip whole hole regions at L1 granularity without creating dirty entries */
-		struct tnode *n;
-		TRY(get_node(t, 1, b / TREE_FANOUT, &n));
-		if (bp_is_hole(&n->kids[b % TREE_FANOUT]))
-			continue;
-		TRY(add_dirty(t, b, NULL, &d));
+		if (!find_dirty(t, b)) {
+			struct dirty_blk *d;
+			TRY(add_dirty(t, b, NULL, &d));
+		}
+		b++;
 	}
 	return 0;
 }
@@ -416,6 +458,7 @@ struct walk {
 	pool_t *p;
 	uint64_t min_birth;
 	int holes;
+	uint64_t *errors; /* tolerant walk: count unreadable indirect blocks and go on */
 	tree_walk_fn cb;
 	void *arg;
 	uint8_t *bufs[TREE_MAX_LEVELS];
@@ -436,6 +479,12 @@ static int walk_bp(struct walk *w, const bp_t *bp, int level, uint64_t first)
 	if (!n)
 		return terr(ENOMEM, "out of memory");
 	rc = load_kids(w->p, bp, level, n);
+	if (rc < 0 && w->errors) {
+		(*w->errors)++;
+		terr_clear();
+		free(n);
+		return 0;
+	}
 	uint64_t span = capacity((uint32_t)level);
 	for (unsigned i = 0; rc == 0 && i < TREE_FANOUT; i++)
 		rc = walk_bp(w, &n->kids[i], level - 1, first + i * span);
@@ -448,5 +497,16 @@ int tree_walk(pool_t *p, const tree_phys_t *ph, uint64_t min_birth, int holes, t
 	struct walk w = { .p = p, .min_birth = min_birth, .holes = holes, .cb = cb, .arg = arg };
 	if (ph->levels < 2 || ph->levels > TREE_MAX_LEVELS)
 		return terr(EIO, "corrupt block tree (levels %u)", ph->levels);
+	return walk_bp(&w, &ph->root, (int)ph->levels - 1, 0);
+}
+
+int tree_walk_tolerant(pool_t *p, const tree_phys_t *ph, uint64_t min_birth, tree_walk_fn cb, void *arg,
+		       uint64_t *errors)
+{
+	struct walk w = { .p = p, .min_birth = min_birth, .cb = cb, .arg = arg, .errors = errors };
+	if (ph->levels < 2 || ph->levels > TREE_MAX_LEVELS) {
+		(*errors)++;
+		return 0;
+	}
 	return walk_bp(&w, &ph->root, (int)ph->levels - 1, 0);
 }

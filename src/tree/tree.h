@@ -84,6 +84,10 @@ int tree_lookup(tree_t *t, uint64_t blkid, bp_t *bp);
  * >0 to stop, <0 error. `first` is the first data block id the pointer covers. */
 typedef int (*tree_walk_fn)(void *arg, const bp_t *bp, int level, uint64_t first);
 int tree_walk(pool_t *p, const tree_phys_t *ph, uint64_t min_birth, int holes, tree_walk_fn cb, void *arg);
+/* As tree_walk, but an indirect block that cannot be read is counted in *errors and skipped
+ * (with everything below it) instead of ending the walk (scrub). */
+int tree_walk_tolerant(pool_t *p, const tree_phys_t *ph, uint64_t min_birth, tree_walk_fn cb, void *arg,
+		       uint64_t *errors);
 
 /* Drop cached clean indirect blocks (memory bound). */
 void tree_trim_cache(tree_t *t);

@@ -17,9 +17,9 @@
 #                       named on the command line
 #   lib/libzfs/libzfs_dataset.c  zfs_validate_name, check_parents, zfs_valid_proplist,
 #                       zfs_open ("operation not applicable to datasets of this type")
-#   module/zfs/zvol.c / zfs_main.c  zvol_volsize_to_reservation (refreservation of a thick
+#   lib/libzfs/libzfs_dataset.c  zvol_volsize_to_reservation (refreservation of a thick
 #                       volume: volsize + 2 * 128K * (7 + indirect blocks at 1024 per level))
-# Runs in ~3 s.
+# Runs in ~5 s.
 # shellcheck source=tests/lib/common.sh
 . "$(dirname "$0")/../lib/common.sh"
 
@@ -35,7 +35,7 @@ t_todo() {
 fields() { printf '%s\n' "$1" | awk '{$1=$1; print}'; }
 # getp PROP DS: zfs get -Hp -o value
 getp() { zfs get -Hp -o value "$1" "$2"; }
-# lines TEXT: TEXT sorted (for set comparisons)
+# sorted TEXT: TEXT sorted (for set comparisons)
 sorted() { printf '%s\n' "$1" | LC_ALL=C sort; }
 
 f=$(mkvdev f1 1G)

@@ -10,9 +10,8 @@
 #   - `zpool import` either succeeds or fails cleanly with a one-line error (no crash, no
 #     sanitizer report, no hang);
 #   - if it succeeds, every volume and snapshot read either returns exactly the bytes of one
-#     consistent state (the final one, or one of the two before it -- only those are kept
-#     intact -- and only if the import said it rewound, unless the newest uberblock itself was
-#     the one damaged, which makes it fall back one txg without a word) or
+#     consistent state (the final one; or that of the newest uberblock left valid; or, if the
+#     import says it rewound, one at most 2 txgs older -- see check_pool) or
 #     fails with a clean non-zero exit and a message naming the dataset, having printed only a
 #     correct prefix of the contents (never wrong bytes);
 #   - `zpool scrub` exits 0, and if some read failed, `zpool status` reports errors.
@@ -20,8 +19,9 @@
 # and in one shared with @a (the reads that hold it must fail, scrub must count it); in the
 # oldest space-log block (which every later txg's space log chains through); one byte in
 # label copy 0 and in copy 1 (must import as if nothing happened); both copies (import fails);
-# the newest uberblock (imports the previous state, which then takes new writes); every
-# uberblock (import fails); then random flips: in the allocated data area (>= 1M), in the
+# the newest uberblock (imports the txg before, which then takes new writes); all uberblocks of
+# the last command (the state before it, or a refusal); every uberblock (import fails); then
+# random flips: in the allocated data area (>= 1M), in the
 # label area (0..8K: must import unchanged) and in the used uberblock slots (8K..520K).
 # FLIPS (default 100; 20 under TARN_SANITIZED=1, ~5x fewer) counts the random flips.
 # shellcheck source=tests/lib/common.sh
@@ -43,8 +43,14 @@ t_diag "seed $TEST_SEED (TEST_SEED=$TEST_SEED repeats the choices), $NFLIPS rand
 declare -A ST=() CUR=([v0]=- [v0@a]=- [v1]=- [v1@a]=-)
 NST=0
 keep() { local m; m=$(md5 "$1"); [ -e "$M/c.$m" ] || cp "$1" "$M/c.$m"; echo "$m"; }
-save_state() { local d; for d in "${DS[@]}"; do ST[$NST,$d]=${CUR[$d]}; done; NST=$((NST + 1)); }
+declare -a TXG=()   # TXG[S]: the newest txg once state S was committed
 f=$(mkvdev src/pool.img 256M)
+save_state() {
+  local d
+  for d in "${DS[@]}"; do ST[$NST,$d]=${CUR[$d]}; done
+  TXG[NST]=$("$POOLTOOL" newest "$f" | cut -d' ' -f2)
+  NST=$((NST + 1))
+}
 t_ok "create pool $P on a 256M file" zpool create "$P" "$f"
 save_state
 truncate -s 16M "$M/v0" "$M/v1"
@@ -64,16 +70,15 @@ CUR[v1@a]=${CUR[v1]}; save_state
 gen_random "$T/o0" $MiB; gen_compressible "$T/o1" $MiB
 t_ok "overwrite 1M of v0 at 2M" tarn volume write "$P/v0" --offset $((2 * MiB)) <"$T/o0"
 put_range "$M/v0" $((2 * MiB)) "$T/o0"; CUR[v0]=$(keep "$M/v0"); save_state
-txg_prev=$("$POOLTOOL" newest "$f" | cut -d' ' -f2)
 t_ok "overwrite 1M of v1 at 2M" tarn volume write "$P/v1" --offset $((2 * MiB)) <"$T/o1"
 put_range "$M/v1" $((2 * MiB)) "$T/o1"; CUR[v1]=$(keep "$M/v1"); save_state
 FINAL=$((NST - 1))
-txg_last=$("$POOLTOOL" newest "$f" | cut -d' ' -f2)
 t_ok "export" zpool export "$P"
 txg_exp=$("$POOLTOOL" newest "$f" | cut -d' ' -f2)
+txg_prev=${TXG[FINAL - 1]}
 PRISTINE=$T/pristine.img
 cp --sparse=always "$f" "$PRISTINE"
-t_diag "txgs: previous $txg_prev, last write $txg_last, newest after export $txg_exp; $NST states"
+t_diag "$NST states; newest txg after each: ${TXG[*]}; after the export: $txg_exp"
 
 # --- one case -------------------------------------------------------------------------------
 fresh() {  # a fresh copy of the pristine pool in $W/pool.img and an empty TARN_HOME
@@ -84,13 +89,25 @@ fresh() {  # a fresh copy of the pristine pool in $W/pool.img and an empty TARN_
 
 # check_pool WHAT [FINAL_ONLY]: import the (damaged) copy and check everything listed above.
 # Sets IMPORTED (0/1), MATCH (state the data matched, or -1), NERR (reads that failed),
-# IMPORT_ERR (what the import printed on stderr). SILENT_PREV=1: the state before the final one
-# may come back without the import saying it rewound (a damaged newest uberblock).
+# IMPORT_ERR (what the import printed on stderr).
 # FINAL_ONLY=1: the import must succeed and the data must be the final state, no read may fail.
+# Which older state may come back: the newest uberblock that is still valid after the damage
+# (txg TNV) belongs to some command; its state (or, for a txg in the middle of a command, the
+# state before that command) may come back without a word -- exactly what a power cut during
+# the uberblock write leaves. Going back further means the import skipped valid uberblocks
+# because what they point to is damaged: it must say so, and may go back at most 2 txgs (only
+# those are kept intact: frees are deferred 2 txgs, src/pool/alloc.h); beyond that blocks may
+# have been reused, and everything committed since is dropped without the user being asked --
+# refusing the import is the right answer there.
 check_pool() {
   local what=$1 final_only=${2:-0} d s ok rewound=0
   local -A out=()
   IMPORTED=0 MATCH=-1 NERR=0
+  local tnv snv=$FINAL
+  tnv=$("$POOLTOOL" newest "$W/pool.img" | cut -d' ' -f2)
+  for ((s = 0; s <= FINAL; s++)); do
+    if [ -n "$tnv" ] && [ "${TXG[s]}" -ge "$tnv" ]; then snv=$s; break; fi
+  done
   x zpool import -d "$W" "$P"
   IMPORT_ERR=$(cat "$X_ERR")
   if ! x_ok; then
@@ -130,20 +147,13 @@ check_pool() {
     [ $ok = 1 ] && { MATCH=$s; break; }
   done
   rm -f "$T"/prefix.*
-  if [ "$MATCH" -ge 0 ] && [ "$MATCH" -lt $((FINAL - 2)) ]; then
-    # Only the last two committed states are kept intact (frees are deferred 2 txgs,
-    # src/pool/alloc.h); falling back further reads blocks that may have been reused, and
-    # silently drops everything written since. Refusing the import is the right answer there.
-    prob "$what: the import fell back $((FINAL - MATCH)) transaction groups (to state $MATCH of 0..$FINAL; import said: $(head -n 1 <<<"$IMPORT_ERR"))"
-  fi
   if [ "$MATCH" -lt 0 ]; then
     prob "$what: WRONG DATA: the volumes match no state the pool has been in (reads: $(for d in "${DS[@]}"; do printf '%s=%s ' "$d" "${out[$d]:0:8}"; done))"
-  elif [ "$MATCH" -ne "$FINAL" ] && [ "$rewound" = 0 ] &&
-       ! { [ "${SILENT_PREV:-0}" = 1 ] && [ "$MATCH" -eq $((FINAL - 1)) ]; }; then
-    # An import may fall back silently only from a damaged newest uberblock (it is simply not
-    # valid, exactly as after a power cut during its write) and only to the state before.
-    # Otherwise (the newest uberblock is fine but what it points to is not) it must say so.
-    prob "$what: the data is that of an older state ($MATCH of 0..$FINAL) but the import did not say it rewound"
+  elif [ "$MATCH" -lt $((snv - 1)) ]; then
+    # skipped valid uberblocks: at least TNV - TXG[MATCH] txgs back
+    [ "$rewound" = 1 ] || prob "$what: the data is that of an older state ($MATCH of 0..$FINAL) than the newest valid uberblock (txg $tnv, state $snv), but the import did not say it rewound"
+    [ $((tnv - TXG[MATCH])) -le 2 ] ||
+      prob "$what: the import went back at least $((tnv - TXG[MATCH])) txgs from the newest valid uberblock (txg $tnv) to state $MATCH of 0..$FINAL (newest txg ${TXG[MATCH]}), dropping what was committed since; import said: $(head -n 1 <<<"$IMPORT_ERR")"
   fi
   if [ "$final_only" = 1 ]; then
     [ "$MATCH" -eq "$FINAL" ] && [ "$NERR" -eq 0 ] || prob "$what: expected the final state with no read errors (state $MATCH, $NERR read errors)"
@@ -225,32 +235,50 @@ check_pool "both labels damaged"
 [ "$(md5 "$W/pool.img")" = "$md5a" ] || prob "the failed import changed the file"
 t_check "both label copies damaged: import fails cleanly with one line, file unchanged"
 
-# the newest uberblock(s) (newer than the state before the last write) damaged: the import
-# must fall back to the previous state, say so, and then work normally on top of it
-fresh
-for line in $("$POOLTOOL" ubs "$W/pool.img" | awk -v t="$txg_prev" '$2 > t { print $1 }'); do
-  "$POOLTOOL" flip "$W/pool.img" $((8192 + line * 4096 + 40)) 1
-done
-SILENT_PREV=1 check_pool "newest uberblock damaged"
-[ "$IMPORTED" = 1 ] && [ "$MATCH" -eq $((FINAL - 1)) ] && [ "$NERR" -eq 0 ] ||
-  prob "expected an import of the previous state (state $((FINAL - 1))) without read errors; got imported=$IMPORTED state=$MATCH errors=$NERR"
-status_is_clean || prob "status not clean after the rewind: $(status_brief)"
-[ "$IMPORTED" = 1 ] && ! grep -qiE 'previous|rewound|rewind' <<<"$IMPORT_ERR" &&
-  t_diag "note: the import fell back without a word (the rewind message is only for a damaged state behind a valid uberblock)"
-t_check "newest uberblock damaged: import falls back to the previous state"
-if [ "$IMPORTED" = 1 ]; then
+# after_fallback WHAT: the imported (older) state MATCH takes a new write that survives
+# export/import
+after_fallback() {
   gen_random "$T/n0" $MiB
-  cp "$M/c.${ST[$((FINAL - 1)),v1]}" "$T/exp.v1"; put_range "$T/exp.v1" $((9 * MiB)) "$T/n0"
-  x volume write "$P/v1" --offset $((9 * MiB)) <"$T/n0"; x_ok || prob "write after the rewind: $(x_desc)"
-  x zpool export "$P"; x_ok || prob "export after the rewind: $(x_desc)"
-  x zpool import -d "$W" "$P"; x_ok || prob "import after the rewind: $(x_desc)"
+  cp "$M/c.${ST[$MATCH,v1]}" "$T/exp.v1"; put_range "$T/exp.v1" $((9 * MiB)) "$T/n0"
+  x volume write "$P/v1" --offset $((9 * MiB)) <"$T/n0"; x_ok || prob "write after the fallback: $(x_desc)"
+  x zpool export "$P"; x_ok || prob "export after the fallback: $(x_desc)"
+  x zpool import -d "$W" "$P"; x_ok || prob "import after the fallback: $(x_desc)"
   grep -qiE 'previous|rewound' "$X_ERR" && prob "the second import rewound again: $(x_errline)"
-  x volume read "$P/v1"; x_ok || prob "read after the rewind: $(x_desc)"
-  cmp -s "$X_OUT" "$T/exp.v1" || prob "v1 is not the rewound state plus the new write"
+  x volume read "$P/v1"; x_ok || prob "read after the fallback: $(x_desc)"
+  cmp -s "$X_OUT" "$T/exp.v1" || prob "v1 is not the imported state plus the new write"
   x volume read "$P/v1@a"; cmp -s "$X_OUT" "$M/c.${ST[$FINAL,v1@a]}" || prob "v1@a changed"
-  scrub_check "$P" "after the rewind and a new write"
-  t_check "after the fallback: a new write commits, survives export/import, scrub clean"
+  scrub_check "$P" "after the fallback and a new write"
+  t_check "$1: a new write on top commits, survives export/import, scrub clean"
+}
+
+# the newest uberblock damaged: the import falls back to the one before (whatever state that
+# txg holds: the final one if the last txgs changed nothing, else the one before)
+fresh
+read -r slot _ <<<"$("$POOLTOOL" newest "$W/pool.img")"
+"$POOLTOOL" flip "$W/pool.img" $((8192 + slot * 4096 + 40)) 1
+check_pool "newest uberblock damaged"
+[ "$IMPORTED" = 1 ] && [ "$MATCH" -ge $((FINAL - 1)) ] && [ "$NERR" -eq 0 ] ||
+  prob "expected an import of the previous txg (state $((FINAL - 1)) or $FINAL) without read errors; got imported=$IMPORTED state=$MATCH read errors=$NERR"
+status_is_clean || prob "status not clean after the fallback: $(status_brief)"
+t_check "newest uberblock (slot $slot) damaged: import falls back to the txg before (state $MATCH of 0..$FINAL)"
+[ "$IMPORTED" = 1 ] && after_fallback "after the fallback"
+
+# every uberblock of the last command (and of the export) damaged: the state before the last
+# command must come back -- or the import must refuse; never an older one
+fresh
+n=0
+for slot in $("$POOLTOOL" ubs "$W/pool.img" | awk -v t="$txg_prev" '$2 > t { print $1 }'); do
+  "$POOLTOOL" flip "$W/pool.img" $((8192 + slot * 4096 + 40)) 1
+  n=$((n + 1))
+done
+check_pool "uberblocks of the last command damaged"
+if [ "$IMPORTED" = 1 ]; then
+  [ "$MATCH" -eq $((FINAL - 1)) ] && [ "$NERR" -eq 0 ] ||
+    prob "expected the state before the last command (state $((FINAL - 1))) without read errors; got state $MATCH, $NERR read errors"
+  status_is_clean || prob "status not clean after the fallback: $(status_brief)"
 fi
+t_check "the $n uberblocks newer than txg $txg_prev damaged: imports the state before the last command, or refuses"
+[ "$IMPORTED" = 1 ] && [ "$MATCH" -eq $((FINAL - 1)) ] && after_fallback "after falling back one command"
 
 fresh
 for line in $("$POOLTOOL" ubs "$W/pool.img" | awk '{ print $1 }'); do
@@ -287,8 +315,6 @@ for ((i = 1; i <= NFLIPS; i++)); do
   "$POOLTOOL" flip "$W/pool.img" "$off" "$bit"
   if [ $region = label ]; then
     check_pool "label flip" 1          # the other copy is intact: nothing may change
-  elif [ $region = uberblock ]; then
-    SILENT_PREV=1 check_pool "$region flip"
   else
     check_pool "$region flip"
   fi
