@@ -15,7 +15,7 @@ int cli_open(const char *name, cli_pool_t *cp)
 	int n;
 	memset(cp, 0, sizeof(*cp));
 	TRY(known_load(&k, &n));
-	int rc = terr(ENOENT, "no such pool '%s'", name);
+	int rc = terr(ENOENT, "no such pool");
 	for (int i = 0; i < n; i++)
 		if (!strcmp(k[i].name, name)) {
 			rc = pool_import(k[i].nvdevs, k[i].paths, POOL_IMPORT_OPEN, &cp->pool);

@@ -70,6 +70,8 @@ static int do_write(const char *name, uint64_t off)
 		rc = terr(EROFS, "snapshots are read-only");
 	else if (ds->type != DS_VOLUME)
 		rc = terr(EINVAL, "operation only applies to volumes");
+	else if (dsl_readonly(cp.dsl, ds))
+		rc = terr(EROFS, "volume is read-only (readonly=on)");
 	else
 		rc = dsl_vol_open(cp.dsl, ds, &v);
 	uint8_t *buf = rc == 0 ? malloc(IO_CHUNK) : NULL;

@@ -61,7 +61,7 @@ static int do_create(int argc, char **argv)
 	int c, sparse = 0;
 	uint64_t volsize = 0, bs = 16384;
 	char *props[64];
-	int np = 0, is_vol = 0;
+	int np = 0, is_vol = 0, have_b = 0;
 	optind = 1;
 	while ((c = getopt(argc, argv, "sV:b:o:p")) != -1) {
 		switch (c) {
@@ -70,15 +70,16 @@ static int do_create(int argc, char **argv)
 		case 'V':
 			if (parse_size(optarg, &volsize) < 0) {
 				fprintf(stderr, "bad volume size '%s': %s\n", optarg, terr_msg());
-				return 2;
+				return 1;
 			}
 			is_vol = 1;
 			break;
 		case 'b':
 			if (parse_size(optarg, &bs) < 0) {
 				fprintf(stderr, "bad volume block size '%s': %s\n", optarg, terr_msg());
-				return 2;
+				return 1;
 			}
+			have_b = 1;
 			break;
 		case 'o':
 			if (!strchr(optarg, '=')) {
@@ -100,6 +101,8 @@ static int do_create(int argc, char **argv)
 	}
 	if (!is_vol && sparse)
 		return usage_err("'-s' can only be used when creating a volume");
+	if (!is_vol && have_b)
+		return usage_err("'-b' can only be used when creating a volume");
 	for (int i = 0; i < np; i++) {
 		char pn[PROP_NAME_MAX];
 		const char *eq = strchr(props[i], '=');
@@ -117,8 +120,14 @@ static int do_create(int argc, char **argv)
 		return cli_fail("create '%s'", name);
 	cli_pool_t cp;
 	if (cli_open_for(name, &cp) < 0) {
-		terr(ENOENT, "no such pool '%.*s'", (int)strcspn(name, "/"), name);
-		return cli_fail("create '%s'", name);
+		int plen = (int)strcspn(name, "/");
+		if (terr_code() != ENOENT)
+			return cli_fail("create '%s'", name);
+		if (is_vol) /* zfs opens the pool to size the refreservation */
+			fprintf(stderr, "cannot open '%.*s': no such pool\n", plen, name);
+		else
+			fprintf(stderr, "cannot create '%s': no such pool '%.*s'\n", name, plen, name);
+		return 1;
 	}
 	int rc = dsl_create(cp.dsl, name, is_vol ? volsize : 0, bs, sparse, props, np);
 	if (rc < 0) {
@@ -263,7 +272,16 @@ static int gather(openset_t *os, int argc, char **argv, int types, int recurse, 
 			continue;
 		}
 		if (!recurse) {
-			dl_push(l, d, ds);
+			if (types & type_bit(ds)) {
+				dl_push(l, d, ds);
+			} else if (dsl_is_head(ds) && (types & (T_SNAP | T_BOOK))) {
+				/* `zfs list -t snapshot DS`: the snapshots (bookmarks) of DS */
+				visit(l, d, ds, types & (T_SNAP | T_BOOK), 1);
+			} else {
+				fprintf(stderr, "cannot open '%s': operation not applicable to datasets of this type\n",
+					argv[i]);
+				ret = 1;
+			}
 			continue;
 		}
 		/* with -r/-d, the named dataset is listed whatever its type, as zfs does for snapshots */
@@ -359,8 +377,32 @@ struct sortkey {
 	int desc;
 };
 
+/* OpenZFS's default order (zfs_iter.c zfs_compare): by dataset name (strcmp of the part before
+ * '@'), a dataset before its snapshots, snapshots by creation txg. */
+static int name_order(dsl_t *dl, dsl_ds_t *l, dsl_t *dr, dsl_ds_t *r)
+{
+	char ln[DS_NAME_MAX], rn[DS_NAME_MAX];
+	dsl_fullname(dl, l, ln, sizeof(ln));
+	dsl_fullname(dr, r, rn, sizeof(rn));
+	char *la = strchr(ln, '@'), *ra = strchr(rn, '@');
+	if (la)
+		*la = 0;
+	if (ra)
+		*ra = 0;
+	int c = strcmp(ln, rn);
+	if (c || (!la && !ra))
+		return c;
+	if (!la)
+		return -1;
+	if (!ra)
+		return 1;
+	return l->createtxg < r->createtxg ? -1 : l->createtxg > r->createtxg;
+}
+
 struct sortrow {
 	size_t idx;
+	dsl_t *d;
+	dsl_ds_t *ds;
 	char vals[16][512];
 	int numeric[16];
 	uint64_t num[16];
@@ -383,16 +425,18 @@ static int row_cmp(const void *a, const void *b)
 		if (r)
 			return g_keys[k].desc ? -r : r;
 	}
-	return x->idx < y->idx ? -1 : x->idx > y->idx;
+	return name_order(x->d, x->ds, y->d, y->ds);
 }
 
-/* Reorder l by the -s/-S keys (stable: ties keep the hierarchical order). */
+/* Reorder l by the -s/-S keys, ties (and everything when there are none) in name order. */
 static void sort_list(dslist_t *l, struct sortkey *keys, int nkeys)
 {
 	struct sortrow **rows = calloc(l->n ? l->n : 1, sizeof(*rows));
 	for (size_t i = 0; i < l->n; i++) {
 		rows[i] = calloc(1, sizeof(**rows));
 		rows[i]->idx = i;
+		rows[i]->d = l->d[i];
+		rows[i]->ds = l->v[i];
 		for (int k = 0; k < nkeys; k++) {
 			char src[DS_NAME_MAX + 32];
 			if (zprop_value(l->d[i], l->v[i], keys[k].prop, 1, rows[i]->vals[k], sizeof(rows[i]->vals[k]), src,
@@ -502,7 +546,7 @@ static int do_list(int argc, char **argv)
 	openset_t os = { .n = 0 };
 	dslist_t l = { 0 };
 	int ret = gather(&os, argc - optind, argv + optind, types, recurse, depth, &l);
-	if (nsort && l.n)
+	if (l.n)
 		sort_list(&l, sortk, nsort);
 	if (json) {
 		json_t j;
@@ -622,6 +666,8 @@ static int do_get(int argc, char **argv)
 	dslist_t l = { 0 };
 	int ret = gather(&os, argc - optind, argv + optind, types, recurse || argc - optind == 0,
 			 argc - optind == 0 && !recurse ? -1 : depth, &l);
+	if (l.n)
+		sort_list(&l, NULL, 0);
 	table_t t;
 	table_init(&t, nf, hdr, right);
 	json_t j;
@@ -695,10 +741,6 @@ static int do_get(int argc, char **argv)
 
 /* ---- set / inherit ---- */
 
-static const char *const readonly_props[] = { "type", "creation", "used", "available", "referenced", "guid",
-					      "createtxg", "origin", "written", "usedbysnapshots", "usedbydataset",
-					      "usedbychildren", "usedbyrefreservation", "name", "volblocksize", NULL };
-
 static int do_set(int argc, char **argv)
 {
 	if (argc < 3)
@@ -708,7 +750,11 @@ static int do_set(int argc, char **argv)
 	if (cli_open_for(name, &cp) < 0)
 		return cli_fail("open '%s'", name);
 	dsl_ds_t *ds = dsl_lookup(cp.dsl, name);
-	int rc = ds ? 0 : -ENOENT;
+	if (!ds) {
+		cli_close(&cp, 0);
+		return cli_fail("open '%s'", name);
+	}
+	int rc = 0;
 	for (int i = 1; rc == 0 && i < argc - 1; i++) {
 		char *eq = strchr(argv[i], '=');
 		if (!eq) {
@@ -722,11 +768,6 @@ static int do_set(int argc, char **argv)
 			rc = terr(EINVAL, "invalid property '%s'", argv[i]);
 			break;
 		}
-		for (int k = 0; readonly_props[k]; k++)
-			if (!strcmp(readonly_props[k], cn))
-				rc = terr(EINVAL, "'%s' is readonly", cn);
-		if (rc < 0)
-			break;
 		if (!strcmp(cn, "volsize")) {
 			uint64_t v;
 			rc = parse_size(eq + 1, &v);
@@ -804,6 +845,10 @@ static int do_snapshot(int argc, char **argv)
 	if (argc - optind < 1)
 		return usage_err("missing snapshot argument");
 	for (int i = optind; i < argc; i++) {
+		if (!strchr(argv[i], '@')) {
+			fprintf(stderr, "cannot create snapshot '%s': missing '@' delimiter in snapshot name\n", argv[i]);
+			return usage_err(NULL);
+		}
 		if (name_check(argv[i], NAME_SNAPSHOT) < 0)
 			return cli_fail("create snapshot '%s'", argv[i]);
 		size_t k = strcspn(argv[i], "/@");
@@ -837,11 +882,11 @@ static int do_snapshot(int argc, char **argv)
 	int ret = rc;
 	if (rc == 0) /* dsl_snapshot commits: the history line goes with it */
 		rc = dsl_history_add(cp.dsl, cli_history_line);
-	if (rc == 0 && dsl_snapshot(cp.dsl, names, n) < 0) {
-		if (n == 1)
-			ret = cli_fail("create snapshot '%s'", names[0]);
-		else
-			ret = cli_fail("create snapshots");
+	int failed = -1;
+	if (rc == 0 && dsl_snapshot(cp.dsl, names, n, &failed) < 0) {
+		ret = cli_fail("create snapshot '%s'", names[failed >= 0 ? failed : 0]);
+		if (n > 1)
+			fprintf(stderr, "no snapshots were created\n");
 	}
 	for (int i = 0; i < n; i++)
 		free(names[i]);
@@ -864,8 +909,8 @@ static int do_rollback(int argc, char **argv)
 		return usage_err(argc - optind < 1 ? "missing dataset argument" : "too many arguments");
 	const char *name = argv[optind];
 	if (!strchr(name, '@')) {
-		fprintf(stderr, "'%s' is not a snapshot\n", name);
-		return usage_err(NULL);
+		fprintf(stderr, "cannot open '%s': missing '@' delimiter in snapshot name\n", name);
+		return 1;
 	}
 	cli_pool_t cp;
 	if (cli_open_for(name, &cp) < 0)
@@ -921,6 +966,10 @@ static int do_clone(int argc, char **argv)
 	if (argc - optind != 2)
 		return usage_err(argc - optind < 2 ? "missing source dataset or target dataset argument" : "too many arguments");
 	const char *src = argv[optind], *dst = argv[optind + 1];
+	if (!strchr(src, '@')) {
+		fprintf(stderr, "cannot open '%s': missing '@' delimiter in snapshot name\n", src);
+		return 1;
+	}
 	if (strcspn(src, "/@") != strcspn(dst, "/@") || strncmp(src, dst, strcspn(src, "/@"))) {
 		fprintf(stderr, "cannot create '%s': source and target pools differ\n", dst);
 		return 1;
@@ -1202,10 +1251,11 @@ static int destroy_tree(dsl_t *d, dsl_ds_t *ds)
 	return dsl_destroy(d, ds);
 }
 
-static int clone_message(dsl_t *d, dsl_ds_t *snap, const char *fn)
+/* "cannot destroy X: <what> has dependent clones" listing the clones of snap. */
+static int clone_message(dsl_t *d, dsl_ds_t *snap, const char *fn, const char *what)
 {
-	fprintf(stderr, "cannot destroy '%s': snapshot has dependent clones\n"
-			"use '-R' to destroy the following datasets:\n", fn);
+	fprintf(stderr, "cannot destroy '%s': %s has dependent clones\n"
+			"use '-R' to destroy the following datasets:\n", fn, what);
 	for (size_t i = 0; i < d->nds; i++)
 		if (d->ds[i]->origin == snap->id) {
 			char cn[DS_NAME_MAX];
@@ -1234,9 +1284,9 @@ static int destroy_snaps(dsl_t *d, dsl_ds_t *head, const char *spec, const char 
 			if (!*b)
 				found_hi = 1, hi = n ? n - 1 : 0;
 			for (size_t i = 0; i < n; i++) {
-				if (*a && !strcmp(snaps[i]->name, a))
+				if (*a && snaps[i] && !strcmp(snaps[i]->name, a))
 					lo = i, found_lo = 1;
-				if (*b && !strcmp(snaps[i]->name, b))
+				if (*b && snaps[i] && !strcmp(snaps[i]->name, b))
 					hi = i, found_hi = 1;
 			}
 			if (!found_lo || !found_hi || n == 0) {
@@ -1246,7 +1296,7 @@ static int destroy_snaps(dsl_t *d, dsl_ds_t *head, const char *spec, const char 
 			}
 		} else {
 			for (size_t i = 0; i < n; i++)
-				if (!strcmp(snaps[i]->name, tk))
+				if (snaps[i] && !strcmp(snaps[i]->name, tk))
 					lo = hi = i, found_lo = 1;
 			if (!found_lo) {
 				/* zfs quietly skips missing snapshots in a list, but reports a lone one */
@@ -1268,7 +1318,7 @@ static int destroy_snaps(dsl_t *d, dsl_ds_t *head, const char *spec, const char 
 				break;
 			}
 			if (dsl_destroy(d, snaps[i]) < 0) {
-				ret = terr_code() == EBUSY ? clone_message(d, snaps[i], fn) : cli_fail("destroy '%s'", fn);
+				ret = terr_code() == EBUSY ? clone_message(d, snaps[i], fn, "snapshot") : cli_fail("destroy '%s'", fn);
 				break;
 			}
 			snaps[i] = NULL;
@@ -1378,7 +1428,7 @@ static int do_destroy(int argc, char **argv)
 				int o_in = !strncmp(on, name, ln) && (on[ln] == '/' || on[ln] == '@');
 				int c_in = !strncmp(cn, name, ln) && (cn[ln] == '/' || cn[ln] == 0);
 				if (o_in && !c_in)
-					ret = clone_message(d, o, on);
+					ret = clone_message(d, o, name, ds->type == DS_VOLUME ? "volume" : "filesystem");
 			}
 			if (ret == 0 && destroy_tree(d, ds) < 0)
 				ret = cli_fail("destroy '%s'", name);

@@ -487,9 +487,9 @@ int dsl_create(dsl_t *d, const char *name, uint64_t volsize, uint64_t volblocksi
 	int vol = volsize > 0;
 	if (vol) {
 		if (volblocksize < 512 || volblocksize > (128u << 10) || (volblocksize & (volblocksize - 1)))
-			return terr(EINVAL, "'volblocksize' must be power of 2 from 512B to 128KB");
-		if (volsize % volblocksize)
-			return terr(EINVAL, "volume size must be a multiple of volume block size");
+			return terr(EINVAL, "'volblocksize' must be power of 2 from 512B to 128K");
+		if (volsize % volblocksize) /* as OpenZFS 2.2: round up to whole blocks */
+			volsize += volblocksize - volsize % volblocksize;
 	}
 	dsl_ds_t *ds = new_ds(d, parent->id, last, vol ? DS_VOLUME : DS_FILESYSTEM);
 	if (!ds)
@@ -621,14 +621,16 @@ int dsl_destroy(dsl_t *d, dsl_ds_t *ds)
 
 /* ---- snapshots, rollback, clones ---- */
 
-int dsl_snapshot(dsl_t *d, char *const *names, int n)
+int dsl_snapshot(dsl_t *d, char *const *names, int n, int *failed)
 {
 	dsl_ds_t **heads = calloc((size_t)n + 1, sizeof(*heads));
 	if (!heads)
 		return terr(ENOMEM, "out of memory");
-	int rc = 0;
+	int rc = 0, i;
 	uint64_t need = 0;
-	for (int i = 0; i < n && rc == 0; i++) {
+	if (failed)
+		*failed = -1;
+	for (i = 0; i < n && rc == 0; i++) {
 		char dsn[DS_NAME_MAX], snap[DS_NAME_MAX], sep;
 		rc = name_check(names[i], NAME_SNAPSHOT);
 		if (rc == 0)
@@ -647,15 +649,19 @@ int dsl_snapshot(dsl_t *d, char *const *names, int n)
 		for (int k = 0; k < i; k++)
 			if (heads[k] == heads[i])
 				rc = terr(EINVAL, "cannot snapshot the same dataset twice in one operation");
+		if (rc < 0)
+			break;
 		dsl_space_t s;
 		dsl_space(d, heads[i], &s);
 		need += s.refreservation < heads[i]->unique ? s.refreservation : heads[i]->unique;
 	}
+	if (rc < 0 && failed)
+		*failed = i - 1 >= 0 && i - 1 < n ? i - 1 : 0;
 	if (rc == 0 && need > dsl_pool_avail(d))
 		rc = terr(ENOSPC, "out of space");
 	if (rc == 0)
 		rc = sync_vols(d);
-	for (int i = 0; i < n && rc == 0; i++) {
+	for (i = 0; i < n && rc == 0; i++) {
 		dsl_ds_t *h = heads[i];
 		const char *snap = strchr(names[i], '@') + 1;
 		dsl_ds_t *s = new_ds(d, h->id, snap, DS_SNAPSHOT);

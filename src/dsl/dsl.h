@@ -115,8 +115,9 @@ int dsl_create(dsl_t *d, const char *name, uint64_t volsize, uint64_t volblocksi
 	       char *const *props, int nprops);
 /* Destroy one dataset (no children, no snapshots) or one snapshot (no clones). */
 int dsl_destroy(dsl_t *d, dsl_ds_t *ds);
-/* Snapshot several heads atomically (one txg): names are full "ds@snap". All or nothing. */
-int dsl_snapshot(dsl_t *d, char *const *names, int n);
+/* Snapshot several heads atomically (one txg): names are full "ds@snap". All or nothing; on
+ * failure *failed (if not NULL) is the index of the name at fault (-1 if none in particular). */
+int dsl_snapshot(dsl_t *d, char *const *names, int n, int *failed);
 /* Roll a head back to its latest snapshot (the caller destroys newer ones first). */
 int dsl_rollback(dsl_t *d, dsl_ds_t *snap);
 /* Clone a snapshot into a new head. */
@@ -152,6 +153,8 @@ const char *dsl_prop_get(const dsl_t *d, const dsl_ds_t *ds, const char *name, c
 const dsl_prop_t *dsl_prop_find(const dsl_ds_t *ds, const char *name);
 int dsl_prop_set(dsl_t *d, dsl_ds_t *ds, const char *name, const char *value, uint8_t source);
 int dsl_prop_inherit(dsl_t *d, dsl_ds_t *ds, const char *name);
+/* Is the dataset read-only (a snapshot, or readonly=on here or inherited)? */
+int dsl_readonly(const dsl_t *d, const dsl_ds_t *ds);
 /* Validate a native property value for a dataset type; user properties (with ':') pass. */
 int dsl_prop_validate(const char *name, const char *value, int type);
 

@@ -76,6 +76,14 @@ const char *dsl_prop_get(const dsl_t *d, const dsl_ds_t *ds, const char *name, c
 	return NULL;
 }
 
+/* Native properties that exist but cannot be set. */
+static const char *const readonly_props[] = {
+	"type", "creation", "used", "available", "avail", "referenced", "refer", "compressratio", "ratio",
+	"refcompressratio", "usedbysnapshots", "usedsnap", "usedbydataset", "usedds", "usedbychildren",
+	"usedchild", "usedbyrefreservation", "usedrefreserv", "logicalused", "logicalreferenced", "written",
+	"guid", "createtxg", "origin", "name", "volblocksize", "receive_resume_token", "clones", NULL
+};
+
 int dsl_prop_validate(const char *name, const char *value, int type)
 {
 	if (is_user_prop(name)) {
@@ -83,12 +91,15 @@ int dsl_prop_validate(const char *name, const char *value, int type)
 			return terr(EINVAL, "property name '%s' is too long", name);
 		for (const char *c = name; *c; c++)
 			if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || strchr(":-_.", *c)))
-				return terr(EINVAL, "invalid character '%c' in property name '%s'", *c, name);
+				return terr(EINVAL, "invalid property '%s'", name);
 		if (strlen(value) >= PROP_VALUE_MAX)
 			return terr(EINVAL, "property value is too long");
 		return 0;
 	}
 	int idx = native_index(name);
+	for (int i = 0; idx < 0 && readonly_props[i]; i++)
+		if (!strcmp(readonly_props[i], name))
+			return terr(EINVAL, "'%s' is readonly", name);
 	if (idx < 0)
 		return terr(EINVAL, "invalid property '%s'", name);
 	if (!strcmp(name, "compression")) {
@@ -183,4 +194,10 @@ int dsl_prop_inherit(dsl_t *d, dsl_ds_t *ds, const char *name)
 	}
 	ds->nprops = keep;
 	return 0;
+}
+
+int dsl_readonly(const dsl_t *d, const dsl_ds_t *ds)
+{
+	const char *v = dsl_prop_get(d, ds, "readonly", NULL, NULL);
+	return ds->type == DS_SNAPSHOT || (v && !strcmp(v, "on"));
 }

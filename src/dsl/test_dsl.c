@@ -168,7 +168,7 @@ int main(void)
 
 	/* snapshot, then overwrite whole blocks that the snapshot holds */
 	char *s1[] = { "tp/vol@s1" };
-	ok(dsl_snapshot(d, s1, 1) == 0, "snapshot tp/vol@s1");
+	ok(dsl_snapshot(d, s1, 1, NULL) == 0, "snapshot tp/vol@s1");
 	memcpy(m_snap, m_head, VS);
 	dsl_ds_t *snap = dsl_lookup(d, "tp/vol@s1");
 	ok(snap && snap->referenced == vol->referenced && used_of(d, "tp/vol@s1") == 0, "s1: same referenced, used 0");
@@ -223,7 +223,7 @@ int main(void)
 	dsl_space(d, th, &hs);
 	ok(hs.used == 321650688 && hs.usedrefreserv == 321650688 - th->referenced, "used = refreservation");
 	char *t1[] = { "tp/thick@t1" };
-	ok(dsl_snapshot(d, t1, 1) == 0 && used_of(d, "tp/thick") == 321650688 + th->referenced,
+	ok(dsl_snapshot(d, t1, 1, NULL) == 0 && used_of(d, "tp/thick") == 321650688 + th->referenced,
 	   "after a snapshot the whole refreservation is charged again");
 	ok(dsl_destroy(d, dsl_lookup(d, "tp/thick@t1")) == 0 && dsl_commit(d) == 0, "destroy the snapshot");
 	dsl_space(d, th, &hs);
@@ -232,7 +232,7 @@ int main(void)
 
 	/* clone */
 	char *s2[] = { "tp/vol@s2" };
-	ok(dsl_snapshot(d, s2, 1) == 0, "snapshot tp/vol@s2");
+	ok(dsl_snapshot(d, s2, 1, NULL) == 0, "snapshot tp/vol@s2");
 	memcpy(m_snap, m_head, VS);
 	memcpy(m_clone, m_head, VS);
 	ok(dsl_clone(d, dsl_lookup(d, "tp/vol@s2"), "tp/clone", NULL, 0) == 0, "clone s2 as tp/clone");
@@ -258,7 +258,7 @@ int main(void)
 	ok(v && scribble(v, m_head, 10, 100000) == 0 && dsl_commit(d) == 0 && same(d, "tp/vol", m_head),
 	   "write to tp/vol after s2");
 	char *s3[] = { "tp/vol@s3" };
-	ok(dsl_snapshot(d, s3, 1) == 0, "snapshot s3");
+	ok(dsl_snapshot(d, s3, 1, NULL) == 0, "snapshot s3");
 	is_int(dsl_rollback(d, dsl_lookup(d, "tp/vol@s2")), -EEXIST, "rollback past a newer snapshot: EEXIST");
 	ok(dsl_destroy(d, dsl_lookup(d, "tp/vol@s3")) == 0, "destroy s3");
 	v = vopen(d, "tp/vol");
