@@ -50,6 +50,49 @@ static const char *health(const pool_t *p) { (void)p; return "ONLINE"; }
 
 /* ---- create ---- */
 
+/* The device checks of OpenZFS's zpool create, with its messages. -1 after printing. */
+static int check_vdevs(const char *name, int n, char *const *paths, int force)
+{
+	struct stat st;
+	for (int i = 0; i < n; i++)
+		if (stat(paths[i], &st) < 0) {
+			fprintf(stderr, "cannot resolve path '%s'\n", paths[i]);
+			return -1;
+		}
+	for (int i = 0; i < n; i++) {
+		vdev_t v;
+		if (vdev_open(&v, paths[i], 1) == 0) {
+			uint64_t size = v.size;
+			vdev_close(&v);
+			if (size < VDEV_MIN_SIZE) {
+				fprintf(stderr, "cannot create '%s': one or more devices is less than the minimum "
+						"size (64M)\n", name);
+				return -1;
+			}
+		}
+	}
+	int active = 0, exported = 0;
+	for (int i = 0; i < n; i++) {
+		pool_label_t l;
+		if (pool_read_label(paths[i], &l) == 0 && l.state != POOL_STATE_DESTROYED)
+			*(l.state == POOL_STATE_ACTIVE ? &active : &exported) += 1;
+		terr_clear();
+	}
+	if (!active && (!exported || force))
+		return 0;
+	fprintf(stderr, "invalid vdev specification\n%s\n",
+		force ? "the following errors must be manually repaired:" : "use '-f' to override the following errors:");
+	for (int i = 0; i < n; i++) {
+		pool_label_t l;
+		if (pool_read_label(paths[i], &l) == 0 && l.state != POOL_STATE_DESTROYED &&
+		    (l.state == POOL_STATE_ACTIVE || !force))
+			fprintf(stderr, "%s is part of %s pool '%s'\n", paths[i],
+				l.state == POOL_STATE_ACTIVE ? "active" : "exported", l.name);
+		terr_clear();
+	}
+	return -1;
+}
+
 static int do_create(int argc, char **argv)
 {
 	int c, force = 0;
@@ -78,6 +121,8 @@ static int do_create(int argc, char **argv)
 			return cli_fail("create '%s'", name);
 		}
 	known_free(k, n);
+	if (check_vdevs(name, argc - optind - 1, argv + optind + 1, force) < 0)
+		return 1;
 	pool_t *p;
 	dsl_t *d;
 	if (pool_create(name, argc - optind - 1, argv + optind + 1, force, &p) < 0)
@@ -134,6 +179,23 @@ static const char *const pool_props[] = { "name", "size", "allocated", "free", "
 					  "fragmentation", "capacity", "dedupratio", "health", "altroot",
 					  "guid", "version", "readonly", "comment", NULL };
 
+/* OpenZFS feature flags tools probe, and what tarn has of each. */
+static const struct {
+	const char *name;
+	int have;
+} features[] = {
+	{ "async_destroy", 0 },  { "empty_bpobj", 1 },	    { "lz4_compress", 1 },     { "multi_vdev_crash_dump", 0 },
+	{ "spacemap_histogram", 0 }, { "enabled_txg", 1 }, { "hole_birth", 1 },      { "extensible_dataset", 1 },
+	{ "embedded_data", 0 },	 { "bookmarks", 1 },	    { "filesystem_limits", 0 }, { "large_blocks", 0 },
+	{ "large_dnode", 0 },	 { "sha512", 0 },	    { "skein", 0 },	       { "edonr", 0 },
+	{ "userobj_accounting", 0 }, { "encryption", 0 },   { "project_quota", 0 },    { "device_removal", 0 },
+	{ "obsolete_counts", 0 }, { "zpool_checkpoint", 0 }, { "spacemap_v2", 1 },      { "allocation_classes", 0 },
+	{ "resilver_defer", 0 }, { "bookmark_v2", 0 },	    { "redaction_bookmarks", 0 }, { "redacted_datasets", 0 },
+	{ "bookmark_written", 0 }, { "log_spacemap", 1 },   { "livelist", 0 },	       { "device_rebuild", 0 },
+	{ "zstd_compress", 1 },	 { "draid", 0 },	    { "zilsaxattr", 0 },       { "head_errlog", 0 },
+	{ "blake3", 0 },	 { "block_cloning", 0 },    { "vdev_zaps_v2", 0 },
+};
+
 static int pool_prop_known(const char *n)
 {
 	for (int i = 0; pool_props[i]; i++)
@@ -171,7 +233,7 @@ static void pool_prop_value(cli_pool_t *cp, const char *prop, int parsable, char
 		else
 			nicenum(v, out, len);
 	} else if (!strcmp(prop, "checkpoint") || !strcmp(prop, "expandsize")) {
-		snprintf(out, len, parsable ? "0" : "-");
+		snprintf(out, len, "-"); /* OpenZFS prints - for zero, even with -p */
 	} else if (!strcmp(prop, "fragmentation")) {
 		snprintf(out, len, parsable ? "0" : "0%%");
 	} else if (!strcmp(prop, "capacity")) {
@@ -198,11 +260,10 @@ static void pool_prop_value(cli_pool_t *cp, const char *prop, int parsable, char
 	} else if (!strncmp(prop, "feature@", 8)) {
 		/* the feature flags tools probe, mapped to what tarn does */
 		const char *f = prop + 8;
-		if (!strcmp(f, "extensible_dataset") || !strcmp(f, "bookmarks") || !strcmp(f, "lz4_compress") ||
-		    !strcmp(f, "zstd_compress") || !strcmp(f, "hole_birth"))
-			snprintf(out, len, "active");
-		else
-			snprintf(out, len, "disabled");
+		snprintf(out, len, "disabled");
+		for (size_t i = 0; i < sizeof(features) / sizeof(features[0]); i++)
+			if (!strcmp(features[i].name, f) && features[i].have)
+				snprintf(out, len, "active");
 		*src = "local";
 	} else {
 		snprintf(out, len, "-");
@@ -266,9 +327,9 @@ static int do_list(int argc, char **argv)
 	for (int i = 0; i < ncols; i++) {
 		cols[i] = (char *)prop_alias(cols[i]);
 		if (!pool_prop_known(cols[i])) {
-			fprintf(stderr, "property '%s' is not a valid pool property\n", cols[i]);
+			fprintf(stderr, "bad property list: invalid property '%s'\n", cols[i]);
 			free(ocopy);
-			return 2;
+			return usage_err(NULL, NULL);
 		}
 		static const struct { const char *p, *h; } hn[] = {
 			{ "name", "NAME" }, { "size", "SIZE" }, { "allocated", "ALLOC" }, { "free", "FREE" },
@@ -310,7 +371,7 @@ static int do_list(int argc, char **argv)
 	}
 	if (n == 0 && argc - optind == 0 && !scripted)
 		printf("no pools available\n");
-	else
+	else if (t.nrows)
 		table_print(&t, stdout, scripted, 1);
 	table_free(&t);
 	free_names(names, n);
@@ -336,9 +397,14 @@ static int do_get(int argc, char **argv)
 	char *plist = strdup(argv[optind++]);
 	char *props[64];
 	int np = 0;
+	char featbuf[64][64];
 	if (!strcmp(plist, "all")) {
-		for (int i = 0; pool_props[i]; i++)
+		for (int i = 1; pool_props[i]; i++) /* all: every property but the name */
 			props[np++] = (char *)pool_props[i];
+		for (size_t i = 0; i < sizeof(features) / sizeof(features[0]) && np < 64; i++) {
+			snprintf(featbuf[i], sizeof(featbuf[i]), "feature@%s", features[i].name);
+			props[np++] = featbuf[i];
+		}
 	} else {
 		np = split_list(plist, props, 64);
 		for (int i = 0; i < np; i++) {
@@ -429,14 +495,20 @@ static int do_set(int argc, char **argv)
 		if (!pool_prop_known(prop))
 			terr(EINVAL, "invalid property '%s'", prop);
 		else
-			terr(EINVAL, "property '%s' is readonly or not supported yet", prop);
+			terr(EINVAL, "'%s' is readonly", prop);
 		fprintf(stderr, "cannot set property for '%s': %s\n", argv[2], terr_msg());
 		return 1;
 	}
-	if (strlen(val) > 32 || strchr(val, '\n')) {
-		fprintf(stderr, "cannot set property for '%s': comment must be at most 32 printable characters\n", argv[2]);
+	if (strlen(val) > 32) {
+		fprintf(stderr, "cannot set property for '%s': comment must not exceed 32 characters\n", argv[2]);
 		return 1;
 	}
+	for (const char *ch = val; *ch; ch++)
+		if (*ch < 0x20 || *ch == 0x7f) {
+			fprintf(stderr, "cannot set property for '%s': comment may only have printable characters\n",
+				argv[2]);
+			return 1;
+		}
 	if (cli_open(argv[2], &cp) < 0)
 		return cli_fail("open '%s'", argv[2]);
 	int rc = dsl_pprop_set(cp.dsl, "comment", val);
@@ -615,7 +687,7 @@ static int do_scrub(int argc, char **argv)
 		cli_pool_t cp;
 		uint64_t ex, errs;
 		if (cli_open(argv[i], &cp) < 0) {
-			ret = cli_fail("scrub '%s'", argv[i]);
+			ret = cli_fail("open '%s'", argv[i]);
 			continue;
 		}
 		if (dsl_scrub(cp.dsl, &ex, &errs) < 0) {
@@ -742,11 +814,28 @@ static int do_import(int argc, char **argv)
 				imported |= kp[k].guid == f[i].l.pool_guid;
 			if (imported)
 				continue;
-			printf("%s   pool: %s\n     id: %llu\n  state: %s\n config:\n\n\t%s\tONLINE\n", shown ? "\n" : "",
-			       f[i].l.name, (unsigned long long)f[i].l.pool_guid,
-			       f[i].n == (int)f[i].l.nvdevs ? "ONLINE" : "UNAVAIL", f[i].l.name);
+			int complete = f[i].n == (int)f[i].l.nvdevs;
+			printf("%s   pool: %s\n     id: %llu\n  state: %s%s\n", shown ? "\n" : "", f[i].l.name,
+			       (unsigned long long)f[i].l.pool_guid, complete ? "ONLINE" : "UNAVAIL",
+			       destroyed ? " (DESTROYED)" : "");
+			if (f[i].problem)
+				printf(" status: %s\n action: The pool cannot be imported.\n", f[i].problem);
+			else if (complete)
+				printf(" action: The pool can be imported using its name or numeric identifier.\n");
+			else
+				printf(" status: One or more devices are missing from the system.\n"
+				       " action: The pool cannot be imported. Attach the missing\n"
+				       "\tdevices and try again.\n");
+			printf(" config:\n\n");
+			int nw = (int)strlen(f[i].l.name);
 			for (int v = 0; v < f[i].n; v++)
-				printf("\t  %s\tONLINE\n", f[i].paths[v]);
+				if ((int)strlen(f[i].paths[v]) + 2 > nw)
+					nw = (int)strlen(f[i].paths[v]) + 2;
+			if (nw < 10)
+				nw = 10;
+			printf("\t%-*s  %s\n", nw, f[i].l.name, complete ? "ONLINE" : "UNAVAIL");
+			for (int v = 0; v < f[i].n; v++)
+				printf("\t  %-*s  %s\n", nw - 2, f[i].paths[v], "ONLINE");
 			shown++;
 		}
 		known_free(kp, nkp);

@@ -106,7 +106,8 @@ int pool_create(const char *name, int nvdevs, char *const *paths, int force, poo
 			return terr(EINVAL, "'%s' is too small: a device must be at least 64M", paths[i]);
 		}
 		pool_label_t old;
-		if (!force && label_read(&p->vdevs[i], &old) == 0 && old.state != POOL_STATE_DESTROYED) {
+		if (label_read(&p->vdevs[i], &old) == 0 && old.state != POOL_STATE_DESTROYED &&
+		    (!force || old.state == POOL_STATE_ACTIVE)) { /* -f never takes an active pool's device */
 			close_all(p);
 			return terr(EBUSY, "%s is part of %s pool '%s' (use -f to override)", paths[i],
 				    old.state == POOL_STATE_EXPORTED ? "exported" : "active", old.name);
