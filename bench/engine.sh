@@ -179,6 +179,7 @@ SAMPLES=$DIR/samples.txt
 sample() { echo "$*" | tee -a "$SAMPLES" >&2; }
 
 VERSION=$(git -C "$REPO" describe --always --dirty 2>/dev/null || echo '?')
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg) # other work on the machine skews everything: say so
 log "tarn $VERSION, scratch $DIR, size $SIZE, small $SMALL"
 
 # ---- 1. source data ----
@@ -333,7 +334,7 @@ nogrow() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(b <= a * 1.25 || b - a <= 100
 	echo
 	echo "## Results"
 	echo
-	echo "tarn $VERSION; $(nproc) CPUs, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo); kernel $(uname -r); scratch $DIR on $(df -P "$DIR" | awk 'NR == 2 { print $1 }') (same disk as repo: $same_disk); $(date -u '+%Y-%m-%d %H:%M UTC')"
+	echo "tarn $VERSION; $(nproc) CPUs, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo); kernel $(uname -r); scratch $DIR on $(df -P "$DIR" | awk 'NR == 2 { print $1 }') (same disk as repo: $same_disk); $(date -u '+%Y-%m-%d %H:%M UTC'); load average at start $LOAD0, at end $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo
 	echo "| measurement | baseline | tarn | ratio | goal | met |"
 	echo "| --- | ---: | ---: | ---: | --- | --- |"

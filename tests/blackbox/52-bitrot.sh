@@ -81,6 +81,11 @@ cp --sparse=always "$f" "$PRISTINE"
 t_diag "$NST states; newest txg after each: ${TXG[*]}; after the export: $txg_exp"
 
 # --- one case -------------------------------------------------------------------------------
+outcome() {  # what the last check_pool saw, for test descriptions
+  if [ "$IMPORTED" = 0 ]; then printf 'import refused (%s)' "$(head -n 1 <<<"$IMPORT_ERR")"
+  else printf 'imported state %s of 0..%s, %s reads failed' "$MATCH" "$FINAL" "$NERR"
+  fi
+}
 fresh() {  # a fresh copy of the pristine pool in $W/pool.img and an empty TARN_HOME
   rm -rf "$W" "$TARN_HOME"
   mkdir -p "$W" "$TARN_HOME"
@@ -210,7 +215,7 @@ if [ -n "$slog" ]; then
   fresh
   "$POOLTOOL" flip "$W/pool.img" $((slog + 100)) 0
   check_pool "oldest space-log block damaged"
-  t_check "flip in the oldest space-log block (offset $slog): import refuses or falls back at most 2 txgs, never wrong data"
+  t_check "flip in the oldest space-log block (offset $slog): import refuses or falls back at most 2 txgs, never wrong data: $(outcome)"
 else
   t_ok "found a space-log block in the pool file" false
 fi
@@ -263,6 +268,22 @@ status_is_clean || prob "status not clean after the fallback: $(status_brief)"
 t_check "newest uberblock (slot $slot) damaged: import falls back to the txg before (state $MATCH of 0..$FINAL)"
 [ "$IMPORTED" = 1 ] && after_fallback "after the fallback"
 
+# the newest state's catalog root damaged (its uberblock is fine): the import must fall back
+# to the txg before, say so, and name the txg it imported
+fresh
+read -r _ tnew cat <<<"$("$POOLTOOL" newest "$W/pool.img")"
+"$POOLTOOL" flip "$W/pool.img" $((cat + 200)) 2
+check_pool "newest catalog root damaged"
+if [ "$IMPORTED" = 1 ]; then
+  [ "$MATCH" -ge $((FINAL - 1)) ] && [ "$NERR" -eq 0 ] ||
+    prob "expected the state of txg $((tnew - 1)) (state $((FINAL - 1)) or $FINAL) without read errors; got state $MATCH, $NERR read errors"
+  grep -qiE 'previous|rewound|rewind' <<<"$IMPORT_ERR" || prob "the import fell back without saying so"
+fi
+t_check "newest catalog root (txg $tnew, offset $cat) damaged: $(outcome)"
+if [ "$IMPORTED" = 1 ] && grep -qiE 'previous|rewound|rewind' <<<"$IMPORT_ERR"; then
+  t_match "  ...and the message names the txg it imported ($((tnew - 1)))" "$IMPORT_ERR" "txg $((tnew - 1))([^0-9]|$)"
+fi
+
 # every uberblock of the last command (and of the export) damaged: the state before the last
 # command must come back -- or the import must refuse; never an older one
 fresh
@@ -277,7 +298,7 @@ if [ "$IMPORTED" = 1 ]; then
     prob "expected the state before the last command (state $((FINAL - 1))) without read errors; got state $MATCH, $NERR read errors"
   status_is_clean || prob "status not clean after the fallback: $(status_brief)"
 fi
-t_check "the $n uberblocks newer than txg $txg_prev damaged: imports the state before the last command, or refuses"
+t_check "the $n uberblocks newer than txg $txg_prev damaged: imports the state before the last command, or refuses: $(outcome)"
 [ "$IMPORTED" = 1 ] && [ "$MATCH" -eq $((FINAL - 1)) ] && after_fallback "after falling back one command"
 
 fresh

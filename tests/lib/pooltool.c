@@ -7,7 +7,8 @@
  * Commands (offsets in bytes, decimal):
  *   ubs FILE             one line per uberblock slot holding the uberblock magic:
  *                        "SLOT TXG VALID" (VALID = 1 if the seal checksum verifies)
- *   newest FILE          "SLOT TXG" of the newest valid uberblock (exit 1 if none)
+ *   newest FILE          "SLOT TXG CATALOG" of the newest valid uberblock (exit 1 if none);
+ *                        CATALOG = byte offset of its catalog root block (vdev 0 assumed)
  *   label FILE COPY      copy 0 or 1: "VALID VERSION STATE NAME" (VALID = magic and seal ok)
  *   setver FILE COPY V   set the version field of label copy COPY to V and re-seal it
  *   reseal FILE OFF      recompute the seal of the 4 KiB record at OFF (label or uberblock)
@@ -94,7 +95,7 @@ static int cmd_ubs(const char *path, int newest_only)
 	int fd = open_file(path, 0);
 	uint8_t buf[REC];
 	long best_slot = -1;
-	uint64_t best_txg = 0;
+	uint64_t best_txg = 0, best_cat = 0;
 	for (unsigned s = 0; s < UB_SLOTS; s++) {
 		pread_full(fd, buf, REC, UB_START + (off_t)s * REC);
 		if (rd64(buf) != UB_MAGIC)
@@ -106,13 +107,14 @@ static int cmd_ubs(const char *path, int newest_only)
 		if (ok && (best_slot < 0 || txg > best_txg)) {
 			best_slot = s;
 			best_txg = txg;
+			best_cat = rd64(buf + 48); /* magic, version, pad, txg, guid, guid_sum, time */
 		}
 	}
 	close(fd);
 	if (newest_only) {
 		if (best_slot < 0)
 			return 1;
-		printf("%ld %llu\n", best_slot, (unsigned long long)best_txg);
+		printf("%ld %llu %llu\n", best_slot, (unsigned long long)best_txg, (unsigned long long)best_cat);
 	}
 	return 0;
 }
