@@ -767,6 +767,16 @@ static int scan_dirs(char **dirs, int ndirs, found_t **out, int *nout)
 	return 0;
 }
 
+/* A cache entry whose devices no longer say the pool is active here (an export that was cut
+ * short after it marked the labels, or a pool destroyed elsewhere) is stale. */
+static int stale_entry(const known_pool_t *k)
+{
+	pool_label_t l;
+	int stale = pool_read_label(k->paths[0], &l) < 0 || l.pool_guid != k->guid || l.state != POOL_STATE_ACTIVE;
+	terr_clear();
+	return stale;
+}
+
 static int do_import(int argc, char **argv)
 {
 	int c, force = 0, destroyed = 0;
@@ -811,7 +821,7 @@ static int do_import(int argc, char **argv)
 				continue;
 			int imported = 0; /* pools this host has imported are not offered */
 			for (int k = 0; k < nkp; k++)
-				imported |= kp[k].guid == f[i].l.pool_guid;
+				imported |= kp[k].guid == f[i].l.pool_guid && !stale_entry(&kp[k]);
 			if (imported)
 				continue;
 			int complete = f[i].n == (int)f[i].l.nvdevs;
@@ -873,7 +883,7 @@ static int do_import(int argc, char **argv)
 	int nk;
 	if (known_load(&k, &nk) == 0) {
 		for (int i = 0; i < nk; i++)
-			if (!strcmp(k[i].name, m->l.name)) {
+			if (!strcmp(k[i].name, m->l.name) && !stale_entry(&k[i])) {
 				fprintf(stderr, "cannot import '%s': a pool with that name is already created/imported,\n"
 						"and no additional pools with that name were found\n", want);
 				ret = 1;
@@ -906,7 +916,7 @@ static int do_import(int argc, char **argv)
 	}
 	if (p->rewound)
 		fprintf(stderr, "pool '%s': the newest transaction group was damaged; imported the previous "
-				"consistent state (txg %llu)\n", p->name, (unsigned long long)p->txg);
+				"consistent state (txg %llu)\n", p->name, (unsigned long long)p->rewound_to);
 	pool_close(p);
 out:
 	for (int i = 0; i < nf; i++) {

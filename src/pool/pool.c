@@ -306,6 +306,7 @@ int pool_import(int nvdevs, char *const *paths, int flags, pool_t **out)
 		rc = load_ub(p, &ubs[i]);
 		if (rc == 0) {
 			p->rewound = ubs[i].txg != ubs[0].txg;
+			p->rewound_to = ubs[i].txg;
 			if (p->rewound)
 				rc = forget_newer(p, ubs[i].txg, ubs[0].txg);
 			break;

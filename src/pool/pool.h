@@ -51,7 +51,8 @@ typedef struct pool {
 	size_t log_nbps, log_cap;
 	allocator_t alloc;
 	uint64_t cksum_errors, io_errors; /* pool-wide counters since import */
-	int rewound;         /* import fell back to an older uberblock */
+	int rewound;         /* import fell back to an older uberblock... */
+	uint64_t rewound_to; /* ...the txg of the state it loaded */
 	int suspended;       /* a write or commit failed: nothing more may be committed */
 	uint64_t dirty_bytes_written; /* bytes written in the open txg (throttling hints) */
 } pool_t;

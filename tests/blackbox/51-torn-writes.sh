@@ -12,6 +12,8 @@
 # After each run: the next command must open the pool, the volume's range (widened to 128K)
 # must be the old or the new contents (never a mix, never corrupt), the scrub must be clean;
 # every 10 runs the pool is exported and imported and everything is compared in full.
+# Then `zpool export` and `zpool import` of each pool are torn at each of their flushes in turn:
+# the pool must be left imported or importable (at most with -f), data intact.
 #
 # Runs: TORN_RUNS (default 80; 16 under TARN_SANITIZED=1, ~5x fewer as ASan is ~5x slower).
 # TEST_SEED=n repeats a run's choices (the data differs).
@@ -191,37 +193,51 @@ for p in ta tb; do
 done
 t_check "final: both pools import, scrub clean and match the model"
 
-# --- torn export and import: the label writes -----------------------------------------------
+# --- torn export and import ------------------------------------------------------------------
 # An export or import cut short by a power cut must leave the pool either still imported (its
-# datasets usable) or exported (importable with `zpool import -d`), with its data intact.
-if [ "$TARN_SANITIZED" = 1 ]; then NL=4; else NL=12; fi
-for ((i = 1; i <= NL; i++)); do
-  p=ta; [ $((i % 2)) -eq 0 ] && p=tb
-  k=$((1 + RANDOM % 4)) seed=$(rnd 1000000)
-  x zfs list -H -o name -t all -r "$p"
-  if x_ok; then cmd="export"; else cmd="import"; fi   # the last run may have left it exported
-  if [ $cmd = export ]; then torn_run "$k" "$seed" zpool export "$p"
-  else torn_run "$k" "$seed" zpool import -d "${DIR[$p]}" "$p"
-  fi
-  [ "$RC" = 0 ] || [ "$RC" = 99 ] || prob "zpool $cmd $p with TARN_TORN_AFTER=$k: exit $RC: $(head -n 2 "$T/cmd.err" | tr '\n' ' ')"
-  x zfs list -H -o name -t all -r "$p"
-  if x_ok; then how="pool imported"
-  else
-    x zpool import -d "${DIR[$p]}" "$p"
-    if x_ok; then how="pool was exported; imported it"
-    else
+# datasets usable) or exported (importable with `zpool import -d`, with -f at most), with its
+# data intact. Every flush of each command is hit in turn (k = 1, 2, ... until the command
+# finishes), on each pool. Every run starts from a fresh TARN_HOME, so that a pool one run
+# leaves stuck does not spoil the next.
+HOME0=$TARN_HOME
+for p in ta tb; do
+  for cmd in export import; do
+    for ((k = 1; k <= 16; k++)); do
+      seed=$(rnd 1000000)
+      export TARN_HOME=$T/home.$p.$cmd.$k
+      mkdir -p "$TARN_HOME"
+      # bring the pool into the state the command starts from (imported for export, exported
+      # for import), whatever the run before left
       x zpool import -f -d "${DIR[$p]}" "$p"
-      if x_ok; then how="pool needed import -f"
-      else how="pool unusable"; prob "after a torn zpool $cmd, $p is neither imported nor importable: $(x_desc)"
+      x_ok || prob "setting up: zpool import -f $p: $(x_desc)"
+      if [ $cmd = import ]; then
+        x zpool export "$p"; x_ok || prob "setting up: zpool export $p: $(x_desc)"
+        torn_run "$k" "$seed" zpool import -d "${DIR[$p]}" "$p"
+      else
+        torn_run "$k" "$seed" zpool export "$p"
       fi
-    fi
-  fi
-  [ "$how" = "pool unusable" ] || { scrub_check "$p" "after the torn $cmd"; full_verify "$p" "after the torn $cmd"; }
-  t_check "torn zpool $cmd $p (TARN_TORN_AFTER=$k TARN_TORN_SEED=$seed, exit $RC): $how, scrub clean, data intact"
-  if [ "$how" = "pool unusable" ]; then
-    t_diag "stopping the torn export/import runs: $p stays unusable, later runs would only repeat this"
-    break
-  fi
+      [ "$RC" = 0 ] || [ "$RC" = 99 ] || prob "zpool $cmd $p with TARN_TORN_AFTER=$k: exit $RC: $(head -n 2 "$T/cmd.err" | tr '\n' ' ')"
+      x zfs list -H -o name -t all -r "$p"
+      if x_ok; then how="still imported"
+      else
+        x zpool import -d "${DIR[$p]}" "$p"
+        if x_ok; then how="exported (imports again)"
+        else
+          x zpool import -f -d "${DIR[$p]}" "$p"
+          if x_ok; then how="needs import -f"
+          else how="UNUSABLE"; prob "after the torn zpool $cmd, $p is neither imported nor importable: $(x_desc)"
+          fi
+        fi
+      fi
+      [ "$how" = UNUSABLE ] || { scrub_check "$p" "after the torn $cmd"; full_verify "$p" "after the torn $cmd"; }
+      if [ "$RC" = 0 ]; then what="finished (it has fewer than $k flushes)"; else what="torn at flush $k"; fi
+      t_check "zpool $cmd $p, TARN_TORN_AFTER=$k TARN_TORN_SEED=$seed: $what; then: $how$([ "$how" = UNUSABLE ] || echo ', scrub clean, data intact')"
+      # leave the pool exported for the next run's fresh TARN_HOME
+      x zfs list -H -o name -r "$p" && x_ok && x zpool export "$p"
+      [ "$RC" = 0 ] && break
+    done
+  done
 done
+export TARN_HOME=$HOME0
 
 t_done
