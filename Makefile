@@ -37,8 +37,15 @@ $(BUILD)/%: $(BUILD)/%.o $(BUILD)/libtarn.a
 
 unit: $(TESTBIN)
 
-check: all unit
+# The whole suite, plain and then under ASan+UBSan (what CI runs).
+check: all unit asan
+	tests/run.sh $(BUILD) && $(ASAN_ENV) tests/run.sh build-asan
+
+# The plain suite only (quicker while developing).
+check-fast: all unit
 	tests/run.sh $(BUILD)
+
+ASAN_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 TARN_SANITIZED=1
 
 asan:
 	$(MAKE) BUILD=build-asan CC=clang \
@@ -46,8 +53,7 @@ asan:
 	  LDFLAGS="-fsanitize=address,undefined" build-asan/tarn unit
 
 check-asan: asan
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  TARN_SANITIZED=1 tests/run.sh build-asan
+	$(ASAN_ENV) tests/run.sh build-asan
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin
@@ -58,6 +64,6 @@ install: all
 clean:
 	rm -rf build build-asan tarn
 
-.PHONY: all unit check asan check-asan install clean
+.PHONY: all unit check check-fast asan check-asan install clean
 .SECONDARY:
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
