@@ -6,11 +6,12 @@
 #
 # Measures (defaults in brackets; see docs/benchmarks.md for the goals and the latest results):
 #   1. sequential write of SIZE [4G] of incompressible data: `dd conv=fdatasync` to a raw file vs
-#      `tarn volume write` into a fresh sparse volume (compression=off) on a fresh pool file;
-#      then sequential read with a cold page cache: `dd` vs `tarn volume read`. Median of --reps
-#      [3], dd and tarn alternating. Throughput in MB/s (10^6 bytes/s) and the ratio tarn/dd.
-#   2. peak RSS (/usr/bin/time -v) of the tarn write with TARN_DIRTY_MAX = 256 MiB and 64 MiB,
-#      the write throughput at 64 MiB, and the RSS of a SIZE/4 write (is it flat in size?).
+#      `tarn volume write` into a fresh sparse volume (compression=off) on a fresh pool file,
+#      with TARN_DIRTY_MAX = 256 MiB and 64 MiB (rounds of dd, tarn-256, tarn-64; median of
+#      --reps [3] rounds after one uncounted warm-up round); then sequential read with a cold
+#      page cache, dd and `tarn volume read` alternating. Throughput in MB/s (10^6 bytes/s),
+#      the ratio tarn/dd, and the CPU time (user+sys) of each write.
+#   2. peak RSS (/usr/bin/time -v) of those tarn writes, and of a SIZE/4 write (flat in size?).
 #   3. `tarn zfs snapshot` wall time (median of --snap-reps [5]) on a SMALL [64M] and a SIZE
 #      volume, both full, next to a no-op command (`zfs list -H -o name`) on the same pool.
 #   4. `zpool import -d DIR` wall time (median of --snap-reps export/import cycles, page cache
@@ -21,7 +22,8 @@
 # with `make` if needed, installs `time` and `openssl` with apt-get if missing, works in DIR
 # [/var/tmp/tarn-bench] (the same disk as the repo by default; needs ~3*SIZE+2G free) and
 # removes DIR at the end unless --keep. Prints every sample, then a markdown table and the
-# command line that produced it. Takes ~5 minutes with the defaults.
+# command line that produced it. Takes ~6 minutes with the defaults on an idle machine;
+# other load on the machine skews every number (the load average is printed with the table).
 set -euo pipefail
 export LC_ALL=C
 
@@ -191,25 +193,36 @@ head -c $((QUARTER_MIB * MIB)) "$SRC" >"$SRCQ"
 sync
 
 # ---- 2. sequential write and read, dd vs tarn, alternating ----
-declare -a W_DD W_TARN R_DD R_TARN RSS_BIG W_TARN64 RSS_SMALL CPU_DD CPU_TARN
-for ((i = 1; i <= REPS; i++)); do
-	log "write rep $i/$REPS"
+declare -a W_DD W_TARN R_DD R_TARN RSS_BIG W_TARN64 RSS_SMALL CPU_DD CPU_TARN CPU_TARN64
+# one round per rep: dd, tarn at 256 MiB, tarn at 64 MiB, each into a fresh file; round 0 is a
+# warm-up (not counted): on this kind of VM the first large write after a quiet spell is slow
+tarn_write() { # tarn_write DIRTY_MAX: fresh pool, timed write of $SRC; sets us, rss, cpu
+	fresh_pool bp "$BP_FILE" v "$SIZE"
+	cat "$SRC" >/dev/null
+	sync
+	us=$(time_cmd "$SRC" /usr/bin/time -v -o "$DIR/time.txt" env TARN_DIRTY_MAX=$1 "$T" volume write bp/v)
+	rss=$(rss_mib "$DIR/time.txt")
+	cpu=$(cpu_s "$DIR/time.txt")
+}
+for ((i = 0; i <= REPS; i++)); do
+	tag="rep $i"
+	[ $i -eq 0 ] && tag="warm-up"
+	log "write $tag (of $REPS)"
 	rm -f "$RAW"
 	cat "$SRC" >/dev/null
 	sync
 	us=$(time_cmd "$SRC" /usr/bin/time -v -o "$DIR/time.txt" dd of="$RAW" bs=1M conv=fdatasync status=none)
-	W_DD+=("$us")
-	CPU_DD+=("$(cpu_s "$DIR/time.txt")")
-	sample "write dd    rep $i: $(mbps "$SIZE_B" "$us") MB/s ($(ms "$us") ms), CPU ${CPU_DD[-1]} s"
+	cpu=$(cpu_s "$DIR/time.txt")
+	[ $i -gt 0 ] && W_DD+=("$us") CPU_DD+=("$cpu")
+	sample "write dd      $tag: $(mbps "$SIZE_B" "$us") MB/s ($(ms "$us") ms), CPU $cpu s"
 
-	fresh_pool bp "$BP_FILE" v "$SIZE"
-	cat "$SRC" >/dev/null
-	sync
-	us=$(time_cmd "$SRC" /usr/bin/time -v -o "$DIR/time.txt" env TARN_DIRTY_MAX=$DIRTY_BIG "$T" volume write bp/v)
-	W_TARN+=("$us")
-	RSS_BIG+=("$(rss_mib "$DIR/time.txt")")
-	CPU_TARN+=("$(cpu_s "$DIR/time.txt")")
-	sample "write tarn  rep $i: $(mbps "$SIZE_B" "$us") MB/s ($(ms "$us") ms), CPU ${CPU_TARN[-1]} s, peak RSS ${RSS_BIG[-1]} MiB (TARN_DIRTY_MAX=256MiB)"
+	tarn_write $DIRTY_BIG
+	[ $i -gt 0 ] && W_TARN+=("$us") RSS_BIG+=("$rss") CPU_TARN+=("$cpu")
+	sample "write tarn256 $tag: $(mbps "$SIZE_B" "$us") MB/s ($(ms "$us") ms), CPU $cpu s, peak RSS $rss MiB (TARN_DIRTY_MAX=256MiB)"
+
+	tarn_write $DIRTY_SMALL
+	[ $i -gt 0 ] && W_TARN64+=("$us") RSS_SMALL+=("$rss") CPU_TARN64+=("$cpu")
+	sample "write tarn64  $tag: $(mbps "$SIZE_B" "$us") MB/s ($(ms "$us") ms), CPU $cpu s, peak RSS $rss MiB (TARN_DIRTY_MAX=64MiB)"
 done
 log "checking that the volume holds the source data"
 "$T" volume read bp/v | cmp - "$SRC" || die "tarn volume read does not return what was written"
@@ -227,17 +240,7 @@ for ((i = 1; i <= REPS; i++)); do
 done
 rm -f "$RAW"
 
-# ---- 3. memory: TARN_DIRTY_MAX 64 MiB, and a quarter-size write ----
-for ((i = 1; i <= REPS; i++)); do
-	log "write rep $i/$REPS with TARN_DIRTY_MAX=64MiB"
-	fresh_pool bp "$BP_FILE" v "$SIZE"
-	cat "$SRC" >/dev/null
-	sync
-	us=$(time_cmd "$SRC" /usr/bin/time -v -o "$DIR/time.txt" env TARN_DIRTY_MAX=$DIRTY_SMALL "$T" volume write bp/v)
-	W_TARN64+=("$us")
-	RSS_SMALL+=("$(rss_mib "$DIR/time.txt")")
-	sample "write tarn  rep $i: $(mbps "$SIZE_B" "$us") MB/s ($(ms "$us") ms), peak RSS ${RSS_SMALL[-1]} MiB (TARN_DIRTY_MAX=64MiB)"
-done
+# ---- 3. memory: is the peak RSS flat in the amount written? (a quarter-size write) ----
 declare -A RSS_Q
 for dm in $DIRTY_BIG $DIRTY_SMALL; do
 	log "write of ${QUARTER_MIB}M with TARN_DIRTY_MAX=$((dm / MIB))MiB"
@@ -323,6 +326,7 @@ mr_dd=$(median "${R_DD[@]}") mr_t=$(median "${R_TARN[@]}")
 rss_big=$(median "${RSS_BIG[@]}") rss_small=$(median "${RSS_SMALL[@]}")
 cpu_dd=$(printf '%s\n' "${CPU_DD[@]}" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
 cpu_t=$(printf '%s\n' "${CPU_TARN[@]}" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
+cpu_t64=$(printf '%s\n' "${CPU_TARN64[@]}" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
 wr=$(ratio "$mw_dd" "$mw_t") wr64=$(ratio "$mw_dd" "$mw_t64") rr=$(ratio "$mr_dd" "$mr_t")
 yn() { awk "BEGIN { exit !($1) }" && echo yes || echo "**no**"; }
 # "flat": the SIZE write's RSS within 10% (and at most 8 MiB) of the SIZE/4 write's
@@ -342,6 +346,7 @@ nogrow() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(b <= a * 1.25 || b - a <= 100
 	echo "| CPU time (user+sys) of that write, s | $cpu_dd | $cpu_t | $(ratio "$cpu_t" "$cpu_dd")x | (informational: wall time is mostly CPU time on this VM) | |"
 	echo "| seq read $SIZE, cold cache, MB/s (dd vs volume read) | $(mbps "$SIZE_B" "$mr_dd") | $(mbps "$SIZE_B" "$mr_t") | ${rr}x | >= 0.7x | $(yn "$rr >= 0.7") |"
 	echo "| seq write $SIZE, TARN_DIRTY_MAX=64MiB, MB/s | $(mbps "$SIZE_B" "$mw_dd") | $(mbps "$SIZE_B" "$mw_t64") | ${wr64}x | >= 0.7x | $(yn "$wr64 >= 0.7") |"
+	echo "| CPU time (user+sys) of that write, s | $cpu_dd | $cpu_t64 | $(ratio "$cpu_t64" "$cpu_dd")x | (informational) | |"
 	echo "| peak RSS, $SIZE write, TARN_DIRTY_MAX=256MiB, MiB | ${QUARTER_MIB}M write: ${RSS_Q[$DIRTY_BIG]} | $rss_big | $(ratio "$rss_big" "${RSS_Q[$DIRTY_BIG]}")x | <= 320 (256+64), flat | $(yn "$rss_big <= 320"), flat: $(flat "${RSS_Q[$DIRTY_BIG]}" "$rss_big") |"
 	echo "| peak RSS, $SIZE write, TARN_DIRTY_MAX=64MiB, MiB | ${QUARTER_MIB}M write: ${RSS_Q[$DIRTY_SMALL]} | $rss_small | $(ratio "$rss_small" "${RSS_Q[$DIRTY_SMALL]}")x | <= 128 (64+64), flat | $(yn "$rss_small <= 128"), flat: $(flat "${RSS_Q[$DIRTY_SMALL]}" "$rss_small") |"
 	echo "| zfs snapshot, ms ($SMALL vol vs $SIZE vol, full) | $(ms "${SNAP[sp]}") | $(ms "${SNAP[bp]}") | $(ratio "${SNAP[bp]}" "${SNAP[sp]}")x | < 5 ms, no growth | $(yn "${SNAP[bp]} < 5000 && ${SNAP[sp]} < 5000"), no growth: $(nogrow "${SNAP[sp]}" "${SNAP[bp]}") |"
@@ -349,7 +354,7 @@ nogrow() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(b <= a * 1.25 || b - a <= 100
 	echo "| zpool import, warm cache, ms ($SMALL vs $SIZE vol, $NSNAPS snapshots; used $used_sp vs $used_bp) | $(ms "${IMP_W[sp]}") | $(ms "${IMP_W[bp]}") | $(ratio "${IMP_W[bp]}" "${IMP_W[sp]}")x | < 100 ms, no growth | $(yn "${IMP_W[bp]} < 100000 && ${IMP_W[sp]} < 100000"), no growth: $(nogrow "${IMP_W[sp]}" "${IMP_W[bp]}") |"
 	echo "| zpool import, after drop_caches, ms (same) | $(ms "${IMP_C[sp]}") | $(ms "${IMP_C[bp]}") | $(ratio "${IMP_C[bp]}" "${IMP_C[sp]}")x | (informational) | |"
 	echo
-	echo "Medians: write/read of $REPS runs (dd and tarn alternating), snapshot/no-op/import of $SNAP_REPS. MB/s = 10^6 bytes/s over the whole command's wall time (tarn: process start, pool open, write, commit with fdatasync, exit; dd: including its fdatasync). Ratio = tarn/baseline (throughput and CPU rows) or big/small (time and RSS rows). \"flat\": the $SIZE write's RSS within 10% or 8 MiB of the ${QUARTER_MIB}M write's; \"no growth\": the $SIZE pool's time within 25% or 1 ms of the $SMALL pool's."
+	echo "Medians: write/read of $REPS runs (each write round: dd, tarn at 256 MiB, tarn at 64 MiB, after one uncounted warm-up round; reads alternate dd and tarn), snapshot/no-op/import of $SNAP_REPS. MB/s = 10^6 bytes/s over the whole command's wall time (tarn: process start, pool open, write, commit with fdatasync, exit; dd: including its fdatasync). Ratio = tarn/baseline (throughput and CPU rows) or big/small (time and RSS rows). \"flat\": the $SIZE write's RSS within 10% or 8 MiB of the ${QUARTER_MIB}M write's; \"no growth\": the $SIZE pool's time within 25% or 1 ms of the $SMALL pool's."
 	echo
 	echo "Produced by: \`$CMDLINE\`"
 } | tee "$DIR/table.md"

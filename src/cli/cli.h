@@ -19,6 +19,9 @@ typedef struct cli_pool {
 int cli_open(const char *name, cli_pool_t *cp);
 /* Open the pool named by the first component of a dataset name. */
 int cli_open_for(const char *dsname, cli_pool_t *cp);
+/* The same, read-only: no lock, nothing committed (listings, reads, sends). */
+int cli_open_ro(const char *name, cli_pool_t *cp);
+int cli_open_for_ro(const char *dsname, cli_pool_t *cp);
 /* The command line being run, as it goes into the pool history ("zfs snapshot p/v@1"). */
 extern char cli_history_line[4096];
 void cli_set_history(const char *personality, int argc, char **argv);
@@ -47,5 +50,7 @@ void table_free(table_t *t);
 int cmd_zfs(int argc, char **argv);
 int cmd_zpool(int argc, char **argv);
 int cmd_volume(int argc, char **argv);
+int cmd_send(int argc, char **argv);
+int cmd_receive(int argc, char **argv);
 
 #endif

@@ -9,7 +9,7 @@
 #include "util/err.h"
 #include "util/names.h"
 
-int cli_open(const char *name, cli_pool_t *cp)
+static int open_flags(const char *name, cli_pool_t *cp, int flags)
 {
 	known_pool_t *k;
 	int n;
@@ -18,7 +18,7 @@ int cli_open(const char *name, cli_pool_t *cp)
 	int rc = terr(ENOENT, "no such pool");
 	for (int i = 0; i < n; i++)
 		if (!strcmp(k[i].name, name)) {
-			rc = pool_import(k[i].nvdevs, k[i].paths, POOL_IMPORT_OPEN, &cp->pool);
+			rc = pool_import(k[i].nvdevs, k[i].paths, POOL_IMPORT_OPEN | flags, &cp->pool);
 			break;
 		}
 	known_free(k, n);
@@ -32,7 +32,10 @@ int cli_open(const char *name, cli_pool_t *cp)
 	return rc;
 }
 
-int cli_open_for(const char *dsname, cli_pool_t *cp)
+int cli_open(const char *name, cli_pool_t *cp) { return open_flags(name, cp, 0); }
+int cli_open_ro(const char *name, cli_pool_t *cp) { return open_flags(name, cp, POOL_IMPORT_READONLY); }
+
+static int open_for(const char *dsname, cli_pool_t *cp, int flags)
 {
 	char pool[POOL_NAME_MAX];
 	size_t n = strcspn(dsname, "/@#");
@@ -40,11 +43,14 @@ int cli_open_for(const char *dsname, cli_pool_t *cp)
 		return terr(ENOENT, "dataset does not exist");
 	memcpy(pool, dsname, n);
 	pool[n] = 0;
-	int rc = cli_open(pool, cp);
+	int rc = open_flags(pool, cp, flags);
 	if (rc == -ENOENT)
 		return terr(ENOENT, "dataset does not exist");
 	return rc;
 }
+
+int cli_open_for(const char *dsname, cli_pool_t *cp) { return open_for(dsname, cp, 0); }
+int cli_open_for_ro(const char *dsname, cli_pool_t *cp) { return open_for(dsname, cp, POOL_IMPORT_READONLY); }
 
 char cli_history_line[4096];
 
@@ -106,9 +112,17 @@ int cli_close(cli_pool_t *cp, int commit)
 	int rc = 0;
 	if (!cp->pool)
 		return 0;
-	if (!cp->dsl) {
+	if (!cp->dsl || cp->pool->readonly) { /* nothing can be committed here */
+		struct seen_errors e;
+		char name[POOL_NAME_MAX];
+		take_errors(cp->pool, &e);
+		snprintf(name, sizeof(name), "%s", cp->pool->name);
+		if (cp->dsl)
+			dsl_close(cp->dsl);
 		pool_close(cp->pool);
 		memset(cp, 0, sizeof(*cp));
+		if (e.any) /* record what a reader met, if the pool is not busy */
+			record_errors_fresh(name, &e);
 		return 0;
 	}
 	if (commit) {

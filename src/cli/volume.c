@@ -107,7 +107,7 @@ static int do_write(const char *name, uint64_t off)
 static int do_read(const char *name, uint64_t off, uint64_t len, int have_len)
 {
 	cli_pool_t cp;
-	if (cli_open_for(name, &cp) < 0)
+	if (cli_open_for_ro(name, &cp) < 0)
 		return cli_fail("open '%s'", name);
 	dsl_ds_t *ds = dsl_lookup(cp.dsl, name);
 	vol_t *v = NULL;

@@ -10,6 +10,7 @@
 #include "cli/zfsprops.h"
 #include "util/err.h"
 #include "util/names.h"
+#include "util/nicenum.h"
 #include "util/strnum.h"
 
 static void usage(FILE *f)
@@ -28,6 +29,10 @@ static void usage(FILE *f)
 		   "\trename [-f] -p <filesystem|volume> <filesystem|volume>\n"
 		   "\trename -r <snapshot> <snapshot>\n"
 		   "\tbookmark <snapshot|bookmark> <newbookmark>\n\n"
+		   "\tsend [-DLPRbcehnpvw] [-i|-I snapshot] <snapshot>\n"
+		   "\tsend [-nvP] -t <receive_resume_token>\n"
+		   "\treceive [-vnsFu] [-o property=value] ... [-x property] ... [-d|-e] <target>\n"
+		   "\treceive -A <filesystem|volume>\n\n"
 		   "\thold [-r] <tag> <snapshot> ...\n"
 		   "\tholds [-rHp] <snapshot> ...\n"
 		   "\trelease [-r] <tag> <snapshot> ...\n\n"
@@ -168,6 +173,8 @@ static void dl_push(dslist_t *l, dsl_t *d, dsl_ds_t *ds)
 /* Depth-first: the dataset, its snapshots (by txg), then its children (by name). */
 static void visit(dslist_t *l, dsl_t *d, dsl_ds_t *ds, int types, int depth)
 {
+	if (strchr(ds->name, '%'))
+		return; /* the hidden partial state of a receive */
 	if (types & type_bit(ds))
 		dl_push(l, d, ds);
 	if (!dsl_is_head(ds) || depth == 0)
@@ -229,7 +236,7 @@ static dsl_t *open_pool_of(openset_t *os, const char *dsname)
 	for (int i = 0; i < os->n; i++)
 		if (strlen(os->names[i]) == k && !strncmp(os->names[i], dsname, k))
 			return os->cp[i].dsl;
-	if (os->n == 64 || cli_open_for(dsname, &os->cp[os->n]) < 0)
+	if (os->n == 64 || cli_open_for_ro(dsname, &os->cp[os->n]) < 0)
 		return NULL;
 	snprintf(os->names[os->n], POOL_NAME_MAX, "%.*s", (int)k, dsname);
 	return os->cp[os->n++].dsl;
@@ -712,8 +719,15 @@ static int do_get(int argc, char **argv)
 					continue;
 			}
 			for (size_t q = 0; q < l.v[i]->nprops; q++)
-				if (!strcmp(l.v[i]->props[q].name, pp[k]) && l.v[i]->props[q].source == PROP_RECEIVED)
-					snprintf(recv, sizeof(recv), "%s", l.v[i]->props[q].value);
+				if (!strcmp(l.v[i]->props[q].name, pp[k]) && l.v[i]->props[q].source == PROP_RECEIVED) {
+					const char *rv = l.v[i]->props[q].value;
+					char *end;
+					unsigned long long num = strtoull(rv, &end, 10);
+					if (zprop_numeric(pp[k]) && *rv && !*end && !parsable)
+						nicebytes(num, recv, sizeof(recv)); /* sizes print as sizes */
+					else
+						snprintf(recv, sizeof(recv), "%s", rv);
+				}
 			dsl_fullname(l.d[i], l.v[i], name, sizeof(name));
 			const char *cells[5];
 			for (int f = 0; f < nf; f++)
@@ -1492,7 +1506,11 @@ int cmd_zfs(int argc, char **argv)
 		return do_holds(argc, argv);
 	if (!strcmp(cmd, "rename"))
 		return do_rename(argc, argv);
-	static const char *later[] = { "send", "receive", "recv", "diff", "upgrade", "mount", "unmount", "share", NULL };
+	if (!strcmp(cmd, "send"))
+		return cmd_send(argc, argv);
+	if (!strcmp(cmd, "receive") || !strcmp(cmd, "recv"))
+		return cmd_receive(argc, argv);
+	static const char *later[] = { "diff", "upgrade", "mount", "unmount", "share", NULL };
 	for (int i = 0; later[i]; i++)
 		if (!strcmp(cmd, later[i])) {
 			fprintf(stderr, "zfs %s: not supported yet\n", cmd);

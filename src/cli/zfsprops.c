@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "stream/recv.h"
 #include "util/nicenum.h"
 #include "util/timefmt.h"
 
@@ -188,7 +189,9 @@ int zprop_value(dsl_t *d, dsl_ds_t *ds, const char *prop, int parsable, char *ou
 	} else if (!strcmp(prop, "receive_resume_token")) {
 		if (snap)
 			return -1;
-		snprintf(out, len, "-"); /* no receive is ever left partial: receive is not supported yet */
+		char name[DS_NAME_MAX];
+		dsl_fullname(d, ds, name, sizeof(name));
+		stream_resume_token(d, name, out, len);
 	} else if (!strcmp(prop, "mountpoint")) {
 		if (vol || snap)
 			return -1;

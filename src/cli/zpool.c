@@ -156,7 +156,7 @@ static int do_history(int argc, char **argv)
 	for (int i = 0; i < n; i++) {
 		cli_pool_t cp;
 		char *text;
-		if (cli_open(names[i], &cp) < 0) {
+		if (cli_open_ro(names[i], &cp) < 0) {
 			fprintf(stderr, "cannot open '%s': %s\n", names[i], terr_msg());
 			ret = 1;
 			continue;
@@ -354,7 +354,7 @@ static int do_list(int argc, char **argv)
 	}
 	for (int i = 0; i < n; i++) {
 		cli_pool_t cp;
-		if (cli_open(names[i], &cp) < 0) {
+		if (cli_open_ro(names[i], &cp) < 0) {
 			fprintf(stderr, "cannot open '%s': %s\n", names[i], terr_msg());
 			ret = 1;
 			continue;
@@ -455,7 +455,7 @@ static int do_get(int argc, char **argv)
 	}
 	for (int i = 0; i < n; i++) {
 		cli_pool_t cp;
-		if (cli_open(names[i], &cp) < 0) {
+		if (cli_open_ro(names[i], &cp) < 0) {
 			fprintf(stderr, "cannot open '%s': %s\n", names[i], terr_msg());
 			ret = 1;
 			continue;
@@ -532,7 +532,7 @@ static void fmt_duration(uint64_t secs, char *buf, size_t len)
 static int status_one(const char *name, int verbose)
 {
 	cli_pool_t cp;
-	if (cli_open(name, &cp) < 0) {
+	if (cli_open_ro(name, &cp) < 0) {
 		fprintf(stderr, "cannot open '%s': %s\n", name, terr_msg());
 		return 1;
 	}

@@ -81,6 +81,7 @@ static void enc_ds(growbuf_t *g, const dsl_ds_t *ds)
 	gb_u64(g, ds->lref_origin);
 	gb_u64(g, ds->unique);
 	gb_u64(g, ds->origin);
+	gb_u32(g, ds->flags);
 	enc_props(g, ds->props, ds->nprops);
 	gb_u32(g, (uint32_t)ds->nholds);
 	for (size_t i = 0; i < ds->nholds; i++) {
@@ -196,6 +197,7 @@ static dsl_ds_t *dec_ds(le_cur_t *c)
 	ds->lref_origin = le_r64(c);
 	ds->unique = le_r64(c);
 	ds->origin = le_r64(c);
+	ds->flags = le_r32(c);
 	dec_props(c, &ds->props, &ds->nprops);
 	uint32_t nh = le_r32(c);
 	if (c->ok && nh <= (c->len - c->pos) / 12) {
@@ -230,6 +232,7 @@ static dsl_ds_t *dec_ds(le_cur_t *c)
 	}
 	int has_tree = ds->type == DS_VOLUME || (ds->type == DS_SNAPSHOT && ds->tree.levels != 0);
 	int bad = ds->id == 0 || ds->type < DS_FILESYSTEM || ds->type > DS_BOOKMARK || !ds->name[0] ||
+		  (ds->flags & ~DSF_INCONSISTENT) || (ds->flags && !dsl_is_head(ds)) ||
 		  (ds->nholds && ds->type != DS_SNAPSHOT) || (ds->type == DS_BOOKMARK && (ds->dl.n || ds->nprops)) ||
 		  (has_tree &&
 		   (ds->tree.levels < 2 || ds->tree.levels > TREE_MAX_LEVELS || ds->tree.dblksz < 512 ||

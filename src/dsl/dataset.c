@@ -623,6 +623,12 @@ int dsl_destroy(dsl_t *d, dsl_ds_t *ds)
 
 int dsl_snapshot(dsl_t *d, char *const *names, int n, int *failed)
 {
+	return dsl_snapshot_ex(d, names, n, NULL, NULL, 0, failed);
+}
+
+int dsl_snapshot_ex(dsl_t *d, char *const *names, int n, const uint64_t *guids, const uint64_t *creations,
+		    int nocommit, int *failed)
+{
 	dsl_ds_t **heads = calloc((size_t)n + 1, sizeof(*heads));
 	if (!heads)
 		return terr(ENOMEM, "out of memory");
@@ -676,6 +682,10 @@ int dsl_snapshot(dsl_t *d, char *const *names, int n, int *failed)
 		s->ref_origin = h->ref_origin;
 		s->lreferenced = h->lreferenced;
 		s->lref_origin = h->lref_origin;
+		if (guids && guids[i])
+			s->guid = guids[i];
+		if (creations && creations[i])
+			s->creation = creations[i];
 		if ((rc = dl_move(&s->dl, &h->dl)) < 0 || (rc = add_ds(d, s)) < 0) {
 			ds_free(s);
 			break;
@@ -683,7 +693,7 @@ int dsl_snapshot(dsl_t *d, char *const *names, int n, int *failed)
 		h->unique = 0;
 	}
 	free(heads);
-	if (rc == 0)
+	if (rc == 0 && !nocommit)
 		rc = dsl_commit(d);
 	return rc;
 }
@@ -995,5 +1005,77 @@ int dsl_rename(dsl_t *d, dsl_ds_t *ds, const char *newname)
 			return terr(EINVAL, "New dataset name cannot be a descendant of current dataset name");
 	ds->parent = parent->id;
 	snprintf(ds->name, sizeof(ds->name), "%s", lastc);
+	return 0;
+}
+
+/* ---- receive support ---- */
+
+int dsl_create_hidden(dsl_t *d, const char *name, dsl_ds_t *snap, uint64_t volsize, uint64_t volblocksize,
+		      dsl_ds_t **out)
+{
+	dsl_ds_t *parent;
+	const char *last;
+	if (dsl_lookup(d, name))
+		return terr(EEXIST, "dataset already exists");
+	TRY(split_parent(d, name, &parent, &last));
+	dsl_ds_t *h = snap ? dsl_by_id(d, snap->parent) : NULL;
+	dsl_ds_t *ds = new_ds(d, parent->id, last, snap ? h->type : (volsize ? DS_VOLUME : DS_FILESYSTEM));
+	if (!ds)
+		return -ENOMEM;
+	if (snap) {
+		ds->tree = snap->tree;
+		ds->volsize = snap->volsize;
+		ds->volblocksize = snap->volblocksize;
+		ds->referenced = ds->ref_origin = snap->referenced;
+		ds->lreferenced = ds->lref_origin = snap->lreferenced;
+		ds->origin = snap->id;
+	} else if (volsize) {
+		tree_phys_init(&ds->tree, (uint32_t)volblocksize);
+		ds->volsize = volsize;
+		ds->volblocksize = volblocksize;
+	}
+	ds->flags = DSF_INCONSISTENT;
+	int rc = add_ds(d, ds);
+	if (rc < 0) {
+		ds_free(ds);
+		return rc;
+	}
+	*out = ds;
+	return 0;
+}
+
+int dsl_recv_swap(dsl_t *d, dsl_ds_t *target, dsl_ds_t *partial)
+{
+	dsl_ds_t *from = partial->origin ? dsl_by_id(d, partial->origin) : NULL;
+	if (!from || from->parent != target->id || prev_snap_txg(d, target) != from->createtxg)
+		return terr(EINVAL, "the partial receive does not start at the target's newest snapshot");
+	if (target->unique || target->dl.n || (target->vol && target->vol->tree.dirty_count))
+		return terr(EBUSY, "destination has been modified since most recent snapshot");
+	TRY(sync_vols(d));
+	/* what the clone killed of the snapshot's blocks: into the target's deadlist, keyed by
+	 * the target's own snapshots (a clone keys them all at the origin) */
+	bp_t *bps = NULL;
+	size_t n = 0;
+	TRY(dl_extract(d->pool, &partial->dl, 0, UINT64_MAX, &bps, &n));
+	uint64_t otxg = origin_txg(d, target);
+	int rc = 0;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		rc = dl_insert(&target->dl, dl_key(d, target, bps[i].birth), &bps[i]);
+		if (bps[i].birth <= otxg) { /* it was counted in the target's ref_origin */
+			target->ref_origin -= bp_asize(&bps[i]) < target->ref_origin ? bp_asize(&bps[i]) : target->ref_origin;
+			target->lref_origin -= bps[i].lsize < target->lref_origin ? bps[i].lsize : target->lref_origin;
+		}
+	}
+	free(bps);
+	TRY(rc);
+	/* the clone's tree becomes the head's; its new blocks are the head's unique ones */
+	drop_vol(target);
+	drop_vol(partial);
+	target->tree = partial->tree;
+	target->volsize = partial->volsize;
+	target->referenced = partial->referenced;
+	target->lreferenced = partial->lreferenced;
+	target->unique = partial->unique;
+	remove_ds(d, partial);
 	return 0;
 }

@@ -25,6 +25,9 @@ typedef struct dsl_hold {
 } dsl_hold_t;
 enum prop_source { PROP_LOCAL = 1, PROP_RECEIVED = 2 };
 
+/* Dataset flags */
+#define DSF_INCONSISTENT 1u /* being received (or a kept partial receive): not usable */
+
 #define DS_NAME_MAX 256
 #define PROP_NAME_MAX 256
 #define PROP_VALUE_MAX 8192
@@ -65,6 +68,7 @@ typedef struct dsl_ds {
 	uint64_t lref_origin;
 	uint64_t unique;           /* heads: bytes born after the latest snapshot */
 	uint64_t origin;           /* heads: origin snapshot id (clones), else 0 */
+	uint32_t flags;            /* DSF_* */
 	deadlist_t dl;
 	dsl_prop_t *props;
 	size_t nprops;
@@ -118,6 +122,20 @@ int dsl_destroy(dsl_t *d, dsl_ds_t *ds);
 /* Snapshot several heads atomically (one txg): names are full "ds@snap". All or nothing; on
  * failure *failed (if not NULL) is the index of the name at fault (-1 if none in particular). */
 int dsl_snapshot(dsl_t *d, char *const *names, int n, int *failed);
+/* The same with given guids and creation times (receive keeps the sender's), either may be
+ * NULL; and without the final commit when nocommit (the caller commits). */
+int dsl_snapshot_ex(dsl_t *d, char *const *names, int n, const uint64_t *guids, const uint64_t *creations,
+		    int nocommit, int *failed);
+/* Receive support. A partial receive is a hidden head: the target itself flagged
+ * DSF_INCONSISTENT (a full stream into a new dataset), or a clone of the target's snapshot
+ * named "<target>/%recv" (an incremental stream). Finishing an incremental moves the clone's
+ * blocks into the target's head (the target must be unchanged since that snapshot) and
+ * removes the clone, without copying data. */
+int dsl_recv_swap(dsl_t *d, dsl_ds_t *target, dsl_ds_t *partial);
+/* Create a head named `name` exactly as asked (no name checks: used for '%recv' partials),
+ * as a clone of snap if snap is not NULL, else an empty volume/filesystem. */
+int dsl_create_hidden(dsl_t *d, const char *name, dsl_ds_t *snap, uint64_t volsize, uint64_t volblocksize,
+		      dsl_ds_t **out);
 /* Roll a head back to its latest snapshot (the caller destroys newer ones first). */
 int dsl_rollback(dsl_t *d, dsl_ds_t *snap);
 /* Clone a snapshot into a new head. */
@@ -153,6 +171,10 @@ const char *dsl_prop_get(const dsl_t *d, const dsl_ds_t *ds, const char *name, c
 const dsl_prop_t *dsl_prop_find(const dsl_ds_t *ds, const char *name);
 int dsl_prop_set(dsl_t *d, dsl_ds_t *ds, const char *name, const char *value, uint8_t source);
 int dsl_prop_inherit(dsl_t *d, dsl_ds_t *ds, const char *name);
+/* tarn's own bookkeeping properties (names starting with '%', never shown): set without
+ * validation / remove (source 0: any). */
+int dsl_prop_set_internal(dsl_ds_t *ds, const char *name, const char *value);
+void dsl_prop_remove(dsl_ds_t *ds, const char *name, int source);
 /* Is the dataset read-only (a snapshot, or readonly=on here or inherited)? */
 int dsl_readonly(const dsl_t *d, const dsl_ds_t *ds);
 /* Validate a native property value for a dataset type; user properties (with ':') pass. */

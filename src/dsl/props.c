@@ -201,3 +201,41 @@ int dsl_readonly(const dsl_t *d, const dsl_ds_t *ds)
 	const char *v = dsl_prop_get(d, ds, "readonly", NULL, NULL);
 	return ds->type == DS_SNAPSHOT || (v && !strcmp(v, "on"));
 }
+
+int dsl_prop_set_internal(dsl_ds_t *ds, const char *name, const char *value)
+{
+	for (size_t i = 0; i < ds->nprops; i++)
+		if (!strcmp(ds->props[i].name, name)) {
+			char *v = strdup(value);
+			if (!v)
+				return terr(ENOMEM, "out of memory");
+			free(ds->props[i].value);
+			ds->props[i].value = v;
+			return 0;
+		}
+	dsl_prop_t *np = realloc(ds->props, (ds->nprops + 1) * sizeof(*np));
+	char *n = strdup(name), *v = strdup(value);
+	if (np)
+		ds->props = np;
+	if (!np || !n || !v) {
+		free(n);
+		free(v);
+		return terr(ENOMEM, "out of memory");
+	}
+	ds->props[ds->nprops++] = (dsl_prop_t){ n, v, PROP_LOCAL };
+	return 0;
+}
+
+void dsl_prop_remove(dsl_ds_t *ds, const char *name, int source)
+{
+	size_t keep = 0;
+	for (size_t i = 0; i < ds->nprops; i++) {
+		if (!strcmp(ds->props[i].name, name) && (!source || ds->props[i].source == source)) {
+			free(ds->props[i].name);
+			free(ds->props[i].value);
+		} else {
+			ds->props[keep++] = ds->props[i];
+		}
+	}
+	ds->nprops = keep;
+}

@@ -203,11 +203,13 @@ int pool_import(int nvdevs, char *const *paths, int flags, pool_t **out)
 		free(p);
 		return terr(EINVAL, "no devices");
 	}
+	int ro = (flags & POOL_IMPORT_READONLY) != 0;
+	p->readonly = ro;
 	for (int i = 0; i < nvdevs; i++) {
 		vdev_t v;
-		if ((rc = vdev_open(&v, paths[i], 0)) < 0)
+		if ((rc = vdev_open(&v, paths[i], ro)) < 0)
 			goto fail;
-		if ((rc = lock_vdev(&v)) < 0) {
+		if (!ro && (rc = lock_vdev(&v)) < 0) {
 			vdev_close(&v);
 			goto fail;
 		}
@@ -307,7 +309,7 @@ int pool_import(int nvdevs, char *const *paths, int flags, pool_t **out)
 		if (rc == 0) {
 			p->rewound = ubs[i].txg != ubs[0].txg;
 			p->rewound_to = ubs[i].txg;
-			if (p->rewound)
+			if (p->rewound && !ro)
 				rc = forget_newer(p, ubs[i].txg, ubs[0].txg);
 			break;
 		}
@@ -324,7 +326,7 @@ int pool_import(int nvdevs, char *const *paths, int flags, pool_t **out)
 			rc = terr(EIO, "cannot import '%s': pool metadata is corrupt or unreadable (%s)", p->name, why);
 		goto fail;
 	}
-	if (!(flags & POOL_IMPORT_OPEN) && (rc = write_labels(p, POOL_STATE_ACTIVE)) < 0)
+	if (!ro && !(flags & POOL_IMPORT_OPEN) && (rc = write_labels(p, POOL_STATE_ACTIVE)) < 0)
 		goto fail;
 	*out = p;
 	return 0;
@@ -382,7 +384,8 @@ int pool_write_block(pool_t *p, enum bp_type type, int level, const void *data, 
 	bp->birth = pool_open_txg(p);
 	cksum_compute(cksum_type, out, psize, bp->cksum);
 	uint64_t asize = bp_asize(bp);
-	int rc = alloc_take(&p->alloc, asize, bp->birth, &bp->vdev, &bp->offset);
+	int rc = p->readonly ? terr(EROFS, "pool is open read-only")
+			     : alloc_take(&p->alloc, asize, bp->birth, &bp->vdev, &bp->offset);
 	if (rc < 0) /* writers reserve space before buffering data: running out while syncing
 		       leaves this txg half-written, so it must not be committed */
 		suspend(p, rc);
@@ -449,6 +452,17 @@ static int read_verified(pool_t *p, const bp_t *bp, uint8_t **out)
 	return 0;
 }
 
+int pool_read_stored(pool_t *p, const bp_t *bp, void *dst)
+{
+	uint8_t *buf;
+	if (bp_is_hole(bp))
+		return terr(EINVAL, "a hole has no stored bytes");
+	TRY(read_verified(p, bp, &buf));
+	memcpy(dst, buf, bp->psize);
+	free(buf);
+	return 0;
+}
+
 int pool_verify_block(pool_t *p, const bp_t *bp)
 {
 	uint8_t *buf;
@@ -489,6 +503,8 @@ int pool_free_block(pool_t *p, const bp_t *bp)
 int pool_commit(pool_t *p, const bp_t *catalog)
 {
 	uint64_t txg = pool_open_txg(p);
+	if (p->readonly)
+		return terr(EROFS, "pool is open read-only");
 	if (p->suspended)
 		return terr(EIO, "pool I/O is suspended after an earlier error; nothing was committed");
 	int rc = spacelog_commit(p);

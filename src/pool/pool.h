@@ -54,6 +54,7 @@ typedef struct pool {
 	int rewound;         /* import fell back to an older uberblock... */
 	uint64_t rewound_to; /* ...the txg of the state it loaded */
 	int suspended;       /* a write or commit failed: nothing more may be committed */
+	int readonly;        /* opened with POOL_IMPORT_READONLY */
 	uint64_t dirty_bytes_written; /* bytes written in the open txg (throttling hints) */
 } pool_t;
 
@@ -67,7 +68,12 @@ int pool_read_label(const char *path, pool_label_t *lbl);
 
 /* FORCE: import a pool whose labels say active; DESTROYED: import a destroyed pool; OPEN: open
  * a pool this host already has imported (labels active, left unchanged). */
-enum { POOL_IMPORT_FORCE = 1, POOL_IMPORT_DESTROYED = 2, POOL_IMPORT_OPEN = 4 };
+enum { POOL_IMPORT_FORCE = 1, POOL_IMPORT_DESTROYED = 2, POOL_IMPORT_OPEN = 4, POOL_IMPORT_READONLY = 8 };
+/* READONLY (with OPEN): read the last committed state without taking the pool's lock and
+ * without writing anything (no label update, no rewind cleanup); nothing can be committed.
+ * Lets listings and sends run beside the process that owns the pool: blocks of snapshots
+ * never change, and every block read is verified, so a reader racing a writer sees either
+ * the state it opened or a checksum error, never wrong data. */
 /* Open a pool from its devices (all of them, any order). Refuses an active pool unless
  * POOL_IMPORT_FORCE, a destroyed one unless POOL_IMPORT_DESTROYED. Marks labels active. */
 int pool_import(int nvdevs, char *const *paths, int flags, pool_t **out);
@@ -86,6 +92,8 @@ int pool_write_block(pool_t *p, enum bp_type type, int level, const void *data, 
 /* Read one block into buf (bp->lsize bytes), verifying its checksum. A mismatch counts a
  * CKSUM error on the vdev and returns -EIO; bad bytes are never returned. */
 int pool_read_block(pool_t *p, const bp_t *bp, void *buf);
+/* Read the stored (possibly compressed) bytes of a block, verified: bp->psize bytes into buf. */
+int pool_read_stored(pool_t *p, const bp_t *bp, void *buf);
 /* Read the stored bytes and verify the checksum only (scrub). */
 int pool_verify_block(pool_t *p, const bp_t *bp);
 /* Free a block (deferred: reusable two txgs after the current one commits). Holes are no-ops. */

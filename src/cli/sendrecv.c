@@ -1,0 +1,317 @@
+/* cli/sendrecv.c — zfs send and zfs receive. */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "stream/recv.h"
+#include "stream/send.h"
+#include "util/err.h"
+#include "util/nicenum.h"
+#include "util/timefmt.h"
+
+static void send_usage(FILE *f)
+{
+	fprintf(f, "usage:\n"
+		   "\tsend [-DLPRbcehnpsvw] [-i|-I snapshot] <snapshot>\n"
+		   "\tsend [-DnvPLecw] [-i snapshot|bookmark] <filesystem|volume|snapshot>\n"
+		   "\tsend [-DnPpvLec] -t <receive_resume_token>\n\n"
+		   "Writes a stream of the snapshot to standard output (never to a terminal).\n"
+		   "\t-i FROM  incremental from FROM (@snap, pool/ds@snap or a bookmark pool/ds#book)\n"
+		   "\t-I FROM  incremental with every snapshot between FROM and the snapshot\n"
+		   "\t-R       replication package: the dataset, its descendants, their properties and\n"
+		   "\t         all snapshots up to the snapshot (with -i/-I: from FROM on)\n"
+		   "\t-p       include the dataset's properties\n"
+		   "\t-c       blocks as stored (compressed blocks stay compressed in the stream)\n"
+		   "\t-n -v -P dry run: print the exact stream size; the last line is size<TAB>bytes\n"
+		   "\t-v       print the estimate, then progress on stderr once a second\n"
+		   "\t-t TOKEN resume an interrupted `zfs receive -s` (see receive_resume_token)\n"
+		   "\t-L -e -w -h -D -b are accepted for compatibility: tarn blocks are at most\n"
+		   "\t         128K (-L), it has no embedded blocks (-e), no encryption (-w: raw is\n"
+		   "\t         the same as -c), no holds in streams (-h) and no dedup (-D).\n");
+}
+
+static void recv_usage(FILE *f)
+{
+	fprintf(f, "usage:\n"
+		   "\treceive [-vnsFhu] [-o <property>=<value>] ... [-x <property>] ...\n"
+		   "\t    <filesystem|volume|snapshot>\n"
+		   "\treceive [-vnsFhu] [-o <property>=<value>] ... [-x <property>] ... \n"
+		   "\t    [-d | -e] <filesystem>\n"
+		   "\treceive -A <filesystem|volume>\n\n"
+		   "Reads a stream from standard input. Each snapshot is received atomically: the data\n"
+		   "goes into a hidden partial dataset that becomes visible only when the stream's END\n"
+		   "record verifies; a corrupt or truncated stream leaves the target as it was.\n"
+		   "\t-F  roll back the target to the stream's source snapshot first (a full stream\n"
+		   "\t    replaces a target without snapshots); with -R also destroy target\n"
+		   "\t    snapshots the sender no longer has\n"
+		   "\t-s  keep an interrupted receive's partial state (receive_resume_token)\n"
+		   "\t-A  discard that partial state\n"
+		   "\t-d/-e  name the target after the sent dataset (all but the pool / the last part)\n"
+		   "\t-n  read and verify the whole stream, change nothing\n"
+		   "\t-u -h  accepted (tarn mounts nothing)\n");
+}
+
+struct progress {
+	const char *name;
+	time_t last;
+	int on;
+};
+
+static void progress_cb(void *arg, uint64_t bytes)
+{
+	struct progress *p = arg;
+	time_t now = time(NULL);
+	if (!p->on || now == p->last)
+		return;
+	p->last = now;
+	char b[32], t[32];
+	struct tm tm;
+	localtime_r(&now, &tm);
+	strftime(t, sizeof(t), "%H:%M:%S", &tm);
+	nicebytes(bytes, b, sizeof(b));
+	fprintf(stderr, "%s   %s   %s\n", t, b, p->name);
+}
+
+static void print_plan(const send_plan_t *pl, int parsable, FILE *f)
+{
+	char b[32];
+	for (size_t i = 0; i < pl->n; i++) {
+		const send_item_t *it = &pl->items[i];
+		if (parsable) {
+			if (it->from[0])
+				fprintf(f, "incremental\t%s\t%s\t%llu\n", it->from, it->to, (unsigned long long)it->size);
+			else
+				fprintf(f, "full\t%s\t%llu\n", it->to, (unsigned long long)it->size);
+		} else {
+			nicebytes(it->size, b, sizeof(b));
+			if (it->from[0])
+				fprintf(f, "send from %s to %s estimated size is %s\n", it->from, it->to, b);
+			else
+				fprintf(f, "full send of %s estimated size is %s\n", it->to, b);
+		}
+	}
+	if (parsable) {
+		fprintf(f, "size\t%llu\n", (unsigned long long)pl->total);
+	} else {
+		nicebytes(pl->total, b, sizeof(b));
+		fprintf(f, "total estimated size is %s\n", b);
+	}
+}
+
+/* Find a snapshot or bookmark by guid in any known pool (for -t). */
+static dsl_ds_t *by_guid(dsl_t *d, uint64_t guid, int type)
+{
+	for (size_t i = 0; i < d->nds; i++)
+		if (d->ds[i]->guid == guid && d->ds[i]->type == type)
+			return d->ds[i];
+	return NULL;
+}
+
+int cmd_send(int argc, char **argv)
+{
+	int c, dry = 0, verbose = 0, parsable = 0;
+	send_opts_t o = { 0 };
+	const char *token = NULL;
+	optind = 1;
+	while ((c = getopt(argc, argv, "i:I:RpcLewhDnvPt:bs")) != -1) {
+		switch (c) {
+		case 'i': o.from = optarg; o.intermediates = 0; break;
+		case 'I': o.from = optarg; o.intermediates = 1; break;
+		case 'R': o.replicate = 1; break;
+		case 'p': o.props = 1; break;
+		case 'c': case 'w': o.compressed = 1; break;
+		case 'n': dry = 1; break;
+		case 'v': verbose = 1; break;
+		case 'P': parsable = 1; break;
+		case 't': token = optarg; break;
+		case 'L': case 'e': case 'h': case 'D': case 'b': case 's': break;
+		default: send_usage(stderr); return 2;
+		}
+	}
+	if (!token && argc - optind != 1) {
+		fprintf(stderr, argc - optind < 1 ? "missing snapshot argument\n" : "too many arguments\n");
+		send_usage(stderr);
+		return 2;
+	}
+	if (!dry && isatty(1)) {
+		fprintf(stderr, "Error: Stream can not be written to a terminal.\n"
+				"You must redirect standard output.\n");
+		return 1;
+	}
+	char to[1024], from[1024];
+	resume_token_t t;
+	cli_pool_t cp;
+	int rc;
+	if (token) {
+		if (resume_token_decode(token, &t) < 0)
+			return cli_fail("resume send");
+		snprintf(to, sizeof(to), "%s", t.toname);
+		rc = cli_open_for_ro(to, &cp);
+		if (rc < 0)
+			return cli_fail("resume send");
+		dsl_ds_t *ts = by_guid(cp.dsl, t.to_guid, DS_SNAPSHOT);
+		dsl_ds_t *fs = t.from_guid ? by_guid(cp.dsl, t.from_guid, DS_SNAPSHOT) : NULL;
+		if (t.from_guid && !fs)
+			fs = by_guid(cp.dsl, t.from_guid, DS_BOOKMARK);
+		if (!ts) {
+			cli_close(&cp, 0);
+			fprintf(stderr, "cannot resume send: '%s' used in the initial send no longer exists\n", t.toname);
+			return 1;
+		}
+		if (t.from_guid && !fs) {
+			cli_close(&cp, 0);
+			fprintf(stderr, "cannot resume send: incremental source 0x%llx no longer exists\n",
+				(unsigned long long)t.from_guid);
+			return 1;
+		}
+		dsl_fullname(cp.dsl, ts, to, sizeof(to));
+		if (fs)
+			dsl_fullname(cp.dsl, fs, from, sizeof(from));
+		o.to = to;
+		o.from = fs ? from : NULL;
+		o.intermediates = 0;
+		o.replicate = 0;
+		o.compressed = (t.features & SRF_COMPRESSED) != 0;
+		o.resuming = 1;
+		o.resume_offset = t.offset;
+	} else {
+		o.to = argv[optind];
+		if (!strchr(o.to, '@')) {
+			fprintf(stderr, "cannot send '%s': sending a filesystem or volume needs a snapshot "
+					"(not supported yet)\n", o.to);
+			return 1;
+		}
+		if (cli_open_for_ro(o.to, &cp) < 0)
+			return cli_fail("open '%s'", o.to);
+	}
+	rc = 0;
+	if (verbose || dry) {
+		send_plan_t pl;
+		rc = stream_plan(cp.dsl, &o, &pl);
+		if (rc == 0 && (verbose || parsable))
+			print_plan(&pl, parsable, dry ? stdout : stderr);
+		send_plan_free(&pl);
+	}
+	if (rc == 0 && !dry) {
+		struct progress pg = { .name = o.to, .last = time(NULL), .on = verbose };
+		if (verbose && !parsable)
+			fprintf(stderr, "TIME        SENT   SNAPSHOT %s\n", o.to);
+		rc = stream_send(cp.dsl, &o, stdout, progress_cb, &pg);
+	}
+	cli_close(&cp, 0);
+	if (rc < 0) {
+		if (rc == -EPIPE)
+			return 1;
+		return cli_fail("send '%s'", o.to);
+	}
+	return 0;
+}
+
+struct recv_note {
+	int verbose;
+	time_t start;
+};
+
+static void recv_note(void *arg, const char *snap, const char *from, uint64_t bytes)
+{
+	struct recv_note *n = arg;
+	if (!n->verbose)
+		return;
+	char b[32];
+	nicebytes(bytes, b, sizeof(b));
+	if (from)
+		fprintf(stderr, "received %s stream of %s (incremental from %s)\n", b, snap, from);
+	else
+		fprintf(stderr, "received %s stream of %s (full)\n", b, snap);
+}
+
+int cmd_receive(int argc, char **argv)
+{
+	int c, abort_partial = 0;
+	recv_opts_t o = { 0 };
+	char *set[64], *excl[64];
+	struct recv_note note = { 0, time(NULL) };
+	optind = 1;
+	while ((c = getopt(argc, argv, "FunvsdeAho:x:")) != -1) {
+		switch (c) {
+		case 'F': o.force = 1; break;
+		case 'n': o.dryrun = 1; break;
+		case 'v': note.verbose = 1; break;
+		case 's': o.resumable = 1; break;
+		case 'd': o.name_mode = 'd'; break;
+		case 'e': o.name_mode = 'e'; break;
+		case 'A': abort_partial = 1; break;
+		case 'u': case 'h': break;
+		case 'o':
+			if (!strchr(optarg, '=') || o.nset == 64) {
+				fprintf(stderr, "missing '=' for property=value argument\n");
+				return 2;
+			}
+			set[o.nset++] = optarg;
+			break;
+		case 'x':
+			if (o.nexcl < 64)
+				excl[o.nexcl++] = optarg;
+			break;
+		default: recv_usage(stderr); return 2;
+		}
+	}
+	o.set = set;
+	o.exclude = excl;
+	if (argc - optind != 1) {
+		fprintf(stderr, argc - optind < 1 ? "missing snapshot argument\n" : "too many arguments\n");
+		recv_usage(stderr);
+		return 2;
+	}
+	o.target = argv[optind];
+	if (strchr(o.target, '@')) {
+		fprintf(stderr, "cannot receive: naming the snapshot in the target is not supported yet; "
+				"name the dataset\n");
+		return 1;
+	}
+	for (int i = 0; i < o.nset; i++) {
+		char pn[PROP_NAME_MAX];
+		const char *eq = strchr(set[i], '=');
+		snprintf(pn, sizeof(pn), "%.*s", (int)(eq - set[i]), set[i]);
+		if (dsl_prop_validate(pn, eq + 1, DS_VOLUME) < 0)
+			return cli_fail("receive");
+	}
+	cli_pool_t cp;
+	if (cli_open_for(o.target, &cp) < 0) {
+		if (terr_code() == ENOENT)
+			fprintf(stderr, "cannot open '%.*s': no such pool\n", (int)strcspn(o.target, "/"), o.target);
+		else
+			cli_fail("open '%s'", o.target);
+		return 1;
+	}
+	if (abort_partial) {
+		int rc = stream_recv_abort(cp.dsl, o.target);
+		if (rc < 0) {
+			cli_close(&cp, 0);
+			return cli_fail("resume abort");
+		}
+		return cli_close(&cp, 1) < 0 ? cli_fail("resume abort") : 0;
+	}
+	if (isatty(0)) {
+		cli_close(&cp, 0);
+		fprintf(stderr, "Error: Backup stream can not be read from a terminal.\n"
+				"You must redirect standard input.\n");
+		return 1;
+	}
+	int rc = stream_recv(cp.dsl, &o, stdin, recv_note, &note);
+	if (rc < 0) {
+		char msg[TERR_MSG_MAX];
+		snprintf(msg, sizeof(msg), "%s", terr_msg());
+		cli_close(&cp, 0);
+		fprintf(stderr, "cannot receive: %s\n", msg);
+		return 1;
+	}
+	if (o.dryrun) {
+		cli_close(&cp, 0);
+		return 0;
+	}
+	return cli_close(&cp, 1) < 0 ? cli_fail("receive") : 0;
+}

@@ -1,0 +1,510 @@
+/* stream/recv.c — zfs receive (see recv.h). */
+#include "stream/recv.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "stream/format.h"
+#include "stream/send.h"
+#include "util/compress.h"
+#include "util/err.h"
+#include "util/le.h"
+#include "util/names.h"
+
+#define PARTIAL_SUFFIX "%recv"
+#define RESUME_PROP "%resume"
+
+/* ---- names ---- */
+
+static int target_for(const recv_opts_t *o, const char *sender_ds, char *out, size_t len)
+{
+	const char *tail = "";
+	if (o->name_mode == 'd') { /* drop the sender's pool name */
+		const char *slash = strchr(sender_ds, '/');
+		tail = slash ? slash : "";
+	} else if (o->name_mode == 'e') { /* keep only the last component */
+		const char *slash = strrchr(sender_ds, '/');
+		tail = slash ? slash : "";
+	}
+	if ((size_t)snprintf(out, len, "%s%s", o->target, tail) >= len)
+		return terr(ENAMETOOLONG, "name is too long");
+	return 0;
+}
+
+static void partial_name(const char *target, char *out, size_t len) { snprintf(out, len, "%s%s", target, PARTIAL_SUFFIX); }
+
+/* The partial dataset of an interrupted receive into target, if any. */
+static dsl_ds_t *find_partial(dsl_t *d, const char *target)
+{
+	char pn[DS_NAME_MAX * 2];
+	dsl_ds_t *t = dsl_lookup(d, target);
+	if (t && (t->flags & DSF_INCONSISTENT))
+		return t;
+	partial_name(target, pn, sizeof(pn));
+	terr_clear();
+	return dsl_lookup(d, pn);
+}
+
+void stream_resume_token(dsl_t *d, const char *name, char *out, size_t len)
+{
+	dsl_ds_t *p = find_partial(d, name);
+	const dsl_prop_t *pr = p ? dsl_prop_find(p, RESUME_PROP) : NULL;
+	terr_clear();
+	snprintf(out, len, "%s", pr ? pr->value : "-");
+}
+
+int stream_recv_abort(dsl_t *d, const char *target)
+{
+	dsl_ds_t *p = find_partial(d, target);
+	if (!p)
+		return terr(ENOENT, "'%s' does not have any resumable receive state to abort", target);
+	TRY(dsl_destroy(d, p));
+	return dsl_commit(d);
+}
+
+/* ---- applying one substream ---- */
+
+typedef struct rctx {
+	dsl_t *d;
+	const recv_opts_t *o;
+	sr_reader_t *r;
+	recv_note_fn note;
+	void *arg;
+	/* replication package */
+	int pkg;
+	char pkg_top[512];
+	uint64_t nsub;
+	uint8_t *buf; /* one decompressed block */
+} rctx_t;
+
+static int check_write(const sr_begin_t *b, const sr_hdr_t *h, uint64_t next)
+{
+	if (b->dstype != DS_VOLUME)
+		return terr(EINVAL, "invalid stream (data for a filesystem)");
+	if (h->arg0 % b->volblocksize || h->arg1 != b->volblocksize || h->arg0 >= b->volsize ||
+	    h->arg1 > b->volsize - h->arg0)
+		return terr(EINVAL, "invalid stream (write of %llu bytes at offset %llu)", (unsigned long long)h->arg1,
+			    (unsigned long long)h->arg0);
+	if (h->arg0 < next)
+		return terr(EINVAL, "invalid stream (records out of order at offset %llu)", (unsigned long long)h->arg0);
+	if (h->flags == 0 && h->len != h->arg1)
+		return terr(EINVAL, "invalid stream (write length)");
+	if (h->flags > COMP_ZSTD || (h->flags && !(b->features & SRF_COMPRESSED)))
+		return terr(EINVAL, "invalid stream (unknown compression %u)", h->flags);
+	return 0;
+}
+
+/* Record (in the partial) where a resumed send must start, as of what is applied now. */
+static int note_resume(rctx_t *c, dsl_ds_t *part, const sr_begin_t *b, uint64_t offset)
+{
+	if (!c->o->resumable)
+		return 0;
+	resume_token_t t = { .to_guid = b->to_guid, .from_guid = b->from_guid, .offset = offset,
+			     .features = b->features & SRF_COMPRESSED };
+	snprintf(t.toname, sizeof(t.toname), "%s", b->toname);
+	snprintf(t.fromname, sizeof(t.fromname), "%s", b->fromname);
+	char tok[2600];
+	resume_token_encode(&t, tok, sizeof(tok));
+	return dsl_prop_set_internal(part, RESUME_PROP, tok);
+}
+
+static dsl_ds_t *snap_by_guid(dsl_t *d, dsl_ds_t *head, uint64_t guid)
+{
+	dsl_ds_t **v, *f = NULL;
+	size_t n = dsl_snapshots(d, head, &v);
+	for (size_t i = 0; i < n; i++)
+		if (v[i]->guid == guid)
+			f = v[i];
+	free(v);
+	return f;
+}
+
+static dsl_ds_t *newest_snap(dsl_t *d, dsl_ds_t *head)
+{
+	dsl_ds_t **v, *f = NULL;
+	size_t n = dsl_snapshots(d, head, &v);
+	if (n)
+		f = v[n - 1];
+	free(v);
+	return f;
+}
+
+/* Apply received and -o/-x properties to the new state of target. */
+static int apply_props(rctx_t *c, dsl_ds_t *t, const sr_begin_t *b)
+{
+	for (uint32_t i = 0; i < b->nprops; i++) {
+		int excluded = 0;
+		for (int k = 0; k < c->o->nexcl; k++)
+			excluded |= !strcmp(c->o->exclude[k], b->props[i].name);
+		if (excluded)
+			continue;
+		if (dsl_prop_validate(b->props[i].name, b->props[i].value, t->type) < 0) {
+			terr_clear(); /* a property this tarn does not know: skipped, as zfs does */
+			continue;
+		}
+		TRY(dsl_prop_set(c->d, t, b->props[i].name, b->props[i].value, PROP_RECEIVED));
+	}
+	for (int k = 0; k < c->o->nset; k++) {
+		char name[PROP_NAME_MAX];
+		const char *eq = strchr(c->o->set[k], '=');
+		snprintf(name, sizeof(name), "%.*s", (int)(eq - c->o->set[k]), c->o->set[k]);
+		TRY(dsl_prop_set(c->d, t, name, eq + 1, PROP_LOCAL));
+	}
+	return 0;
+}
+
+static int substream(rctx_t *c, const sr_hdr_t *bh)
+{
+	dsl_t *d = c->d;
+	sr_begin_t b;
+	TRY(sr_begin_decode(c->r->buf, bh->len, &b));
+	int rc = 0;
+	dsl_ds_t *part = NULL, *target = NULL, *from = NULL;
+	int created = 0, skip = 0, replace = 0;
+	char tname[DS_NAME_MAX * 2], sender_ds[DS_NAME_MAX], snapname[DS_NAME_MAX];
+	snprintf(sender_ds, sizeof(sender_ds), "%.*s", (int)strcspn(b.toname, "@"), b.toname);
+	snprintf(snapname, sizeof(snapname), "%s", strchr(b.toname, '@') + 1);
+	b.to_guid = bh->arg0; /* the guids travel in the record header */
+	b.from_guid = bh->arg1;
+	if (b.to_guid == 0 || b.to_guid == b.from_guid)
+		rc = terr(EINVAL, "invalid stream (BEGIN guids)");
+	if (rc == 0 && c->pkg) { /* a package: the dataset's place relative to the package top */
+		size_t tl = strlen(c->pkg_top);
+		if (strncmp(sender_ds, c->pkg_top, tl) || (sender_ds[tl] && sender_ds[tl] != '/'))
+			rc = terr(EINVAL, "invalid stream (dataset outside the package)");
+		else if (target_for(c->o, c->pkg_top, tname, sizeof(tname)) == 0)
+			strncat(tname, sender_ds + tl, sizeof(tname) - strlen(tname) - 1);
+	} else if (rc == 0) {
+		rc = target_for(c->o, sender_ds, tname, sizeof(tname));
+	}
+	if (rc == 0 && (name_check(tname, NAME_DATASET) < 0 || name_check(b.toname, NAME_SNAPSHOT) < 0))
+		rc = terr_prefix(-EINVAL, "invalid name in the stream");
+	if (rc == 0) {
+		target = dsl_lookup(d, tname);
+		terr_clear();
+	}
+	if (rc == 0 && target && (target->flags & DSF_INCONSISTENT) && !(b.features & SRF_RESUME))
+		target = NULL, rc = terr(EBUSY, "destination contains partially-complete state from \"zfs receive -s\".");
+	dsl_ds_t *stale = rc == 0 ? find_partial(d, tname) : NULL;
+	if (rc == 0 && (b.features & SRF_RESUME)) {
+		const dsl_prop_t *pr = stale ? dsl_prop_find(stale, RESUME_PROP) : NULL;
+		resume_token_t t;
+		if (!pr || resume_token_decode(pr->value, &t) < 0 || t.to_guid != b.to_guid ||
+		    t.from_guid != b.from_guid || t.offset != b.resume_offset)
+			rc = terr(EINVAL, "no matching partially received state to resume into '%s'", tname);
+		else
+			part = stale;
+		if (part && b.from_guid) {
+			from = part->origin ? dsl_by_id(d, part->origin) : NULL;
+			target = dsl_lookup(d, tname);
+		}
+	} else if (rc == 0 && stale && stale != target) {
+		rc = terr(EBUSY, "destination contains partially-complete state from \"zfs receive -s\".");
+	}
+	if (rc == 0 && !part && b.from_guid == 0) { /* full stream */
+		if (target && snap_by_guid(d, target, b.to_guid) && c->pkg) {
+			skip = 1; /* already here (a package re-sent): nothing to do */
+		} else if (target && !c->o->force) {
+			rc = terr(EEXIST, "destination '%s' exists\nmust specify -F to overwrite it", tname);
+		} else if (target && newest_snap(d, target)) {
+			char sn[DS_NAME_MAX];
+			dsl_fullname(d, newest_snap(d, target), sn, sizeof(sn));
+			rc = terr(EEXIST, "destination has snapshots (eg. %s)\nmust destroy them to overwrite it", sn);
+		} else if (!c->o->dryrun) {
+			char pn[DS_NAME_MAX * 2];
+			if (target)
+				partial_name(tname, pn, sizeof(pn)), replace = 1;
+			rc = dsl_create_hidden(d, target ? pn : tname, NULL, b.dstype == DS_VOLUME ? b.volsize : 0,
+					       b.volblocksize, &part);
+			created = rc == 0;
+		}
+	} else if (rc == 0 && !part) { /* incremental stream */
+		if (!target)
+			rc = terr(ENOENT, "destination '%s' does not exist", tname);
+		else if (snap_by_guid(d, target, b.to_guid))
+			skip = 1; /* already received */
+		else if (!(from = snap_by_guid(d, target, b.from_guid)))
+			rc = terr(ENOENT, "most recent snapshot of %s does not\nmatch incremental source", tname);
+		else if (!c->o->force && from != newest_snap(d, target))
+			rc = terr(EEXIST, "destination %s has been modified\nsince most recent snapshot", tname);
+		else if (!c->o->force && (target->unique || target->dl.n))
+			rc = terr(EEXIST, "destination %s has been modified\nsince most recent snapshot", tname);
+		else if (target->type != b.dstype)
+			rc = terr(EINVAL, "incremental stream of a different dataset type");
+		else if (!c->o->dryrun) {
+			char pn[DS_NAME_MAX * 2];
+			partial_name(tname, pn, sizeof(pn));
+			rc = dsl_create_hidden(d, pn, from, 0, 0, &part);
+			created = rc == 0;
+		}
+	}
+	/* the records */
+	vol_t *v = NULL;
+	if (rc == 0 && part && b.dstype == DS_VOLUME) {
+		if (part->volsize != b.volsize && b.volsize % part->volblocksize == 0)
+			rc = dsl_set_volsize(d, part, b.volsize);
+		if (rc == 0)
+			rc = dsl_vol_open(d, part, &v);
+		if (rc == 0 && part->volblocksize != b.volblocksize)
+			rc = terr(EINVAL, "invalid stream (block size differs from the destination's)");
+	}
+	uint64_t next = b.resume_offset, records = 1, start = c->r->bytes - SR_HDR - bh->len;
+	sr_hdr_t h;
+	int got_end = 0;
+	while (rc == 0 && !got_end) {
+		int n = srr_next(c->r, &h);
+		if (n == 0)
+			rc = terr(EIO, "stream is truncated (no END record)");
+		if (n <= 0)
+			break;
+		switch (h.type) {
+		case SR_WRITE:
+			rc = check_write(&b, &h, next);
+			if (rc == 0 && h.flags) {
+				rc = comp_decompress(h.flags, c->r->buf, h.len, c->buf, h.arg1);
+				if (rc < 0)
+					rc = terr(EINVAL, "invalid stream (compressed block at offset %llu)",
+						  (unsigned long long)h.arg0);
+			}
+			if (rc == 0 && v) {
+				if (rc == 0 && vol_dirty_bytes(v) + h.arg1 > (64u << 20)) /* a commit is coming */
+					rc = note_resume(c, part, &b, h.arg0);
+				if (rc == 0)
+					rc = dsl_write_throttle(d, part, h.arg1);
+				if (rc == 0)
+					rc = vol_write(v, h.arg0, h.arg1, h.flags ? c->buf : c->r->buf);
+			}
+			next = h.arg0 + h.arg1;
+			break;
+		case SR_FREE:
+			if (b.dstype != DS_VOLUME || h.len || h.arg0 >= b.volsize || h.arg1 == 0 || h.arg1 > b.volsize - h.arg0 ||
+			    h.arg0 < next) {
+				rc = terr(EINVAL, "invalid stream (free of %llu bytes at offset %llu)",
+					  (unsigned long long)h.arg1, (unsigned long long)h.arg0);
+				break;
+			}
+			if (v)
+				rc = vol_zero(v, h.arg0, h.arg1);
+			next = h.arg0 + h.arg1;
+			break;
+		case SR_END:
+			if (h.arg0 != b.to_guid || h.arg1 != records || h.len)
+				rc = terr(EINVAL, "invalid stream (END record does not match: %llu of %llu records)",
+					  (unsigned long long)records, (unsigned long long)h.arg1);
+			got_end = 1;
+			break;
+		default:
+			rc = terr(EINVAL, "invalid stream (record type %u inside a substream)", h.type);
+		}
+		records++;
+	}
+	/* finish: one atomic step */
+	if (rc == 0 && part && !skip) {
+		if (replace) {
+			rc = dsl_destroy(d, target);
+			if (rc == 0)
+				rc = dsl_rename(d, part, tname);
+			target = part;
+		} else if (b.from_guid) {
+			if (c->o->force) { /* roll back to the source: newer snapshots go, changes go */
+				dsl_ds_t **sv;
+				size_t sn = dsl_snapshots(d, target, &sv);
+				for (size_t i = sn; rc == 0 && i-- > 0 && sv[i] != from;)
+					rc = dsl_destroy(d, sv[i]);
+				free(sv);
+				if (rc == 0 && (target->unique || target->dl.n))
+					rc = dsl_rollback(d, from);
+			}
+			if (rc == 0)
+				rc = dsl_recv_swap(d, target, part);
+		} else {
+			target = part;
+		}
+		if (rc == 0) {
+			target->flags &= ~DSF_INCONSISTENT;
+			dsl_prop_remove(target, RESUME_PROP, 0);
+			rc = apply_props(c, target, &b);
+		}
+		if (rc == 0) {
+			char full[DS_NAME_MAX * 2];
+			snprintf(full, sizeof(full), "%s@%s", tname, snapname);
+			char *names[1] = { full };
+			uint64_t g[1] = { b.to_guid }, cr[1] = { b.creation };
+			rc = dsl_snapshot_ex(d, names, 1, g, cr, 0, NULL);
+		}
+	} else if (rc == 0 && !part && !skip && !c->o->dryrun) {
+		rc = terr(EIO, "internal error: nothing to receive into");
+	}
+	if (rc < 0 && part && !c->o->dryrun) {
+		char msg[TERR_MSG_MAX];
+		int code = terr_code();
+		snprintf(msg, sizeof(msg), "%s", terr_msg());
+		if (c->o->resumable && part->flags & DSF_INCONSISTENT && !d->pool->suspended) {
+			/* keep what arrived intact: it resumes from `next` */
+			if (note_resume(c, part, &b, next) == 0)
+				dsl_commit(d);
+		} else if (!d->pool->suspended && (created || part)) {
+			if (dsl_destroy(d, part) == 0)
+				dsl_commit(d);
+		}
+		rc = terr(code ? code : EIO, "%s", msg);
+	}
+	if (rc == 0 && c->note)
+		c->note(c->arg, b.toname, b.from_guid ? b.fromname : NULL, c->r->bytes - start);
+	sr_begin_free(&b);
+	return rc;
+}
+
+/* ---- the replication package ---- */
+
+typedef struct pkg_ds {
+	char rel[512];
+	uint64_t *guids;
+	uint32_t nsnaps;
+} pkg_ds_t;
+
+static int package_decode(rctx_t *c, const uint8_t *p, uint64_t len, pkg_ds_t **out, uint32_t *nout)
+{
+	le_cur_t cur = le_cur((void *)p, (size_t)len);
+	char tosnap[256], fromsnap[256];
+	if (le_r32(&cur) != STREAM_VERSION)
+		return terr(ENOTSUP, "replication stream version is not supported by this tarn");
+	le_rstr(&cur, c->pkg_top, sizeof(c->pkg_top));
+	le_rstr(&cur, tosnap, sizeof(tosnap));
+	le_rstr(&cur, fromsnap, sizeof(fromsnap));
+	uint32_t n = le_r32(&cur);
+	if (!cur.ok || n > len / 16)
+		return terr(EINVAL, "invalid stream (replication package)");
+	pkg_ds_t *ds = calloc(n ? n : 1, sizeof(*ds));
+	if (!ds)
+		return terr(ENOMEM, "out of memory");
+	for (uint32_t i = 0; i < n && cur.ok; i++) {
+		le_rstr(&cur, ds[i].rel, sizeof(ds[i].rel));
+		le_r8(&cur);
+		le_r64(&cur);
+		uint32_t np = le_r32(&cur);
+		for (uint32_t k = 0; k < np && cur.ok; k++) {
+			char name[256], *val = malloc(8192);
+			if (!val) {
+				cur.ok = 0;
+				break;
+			}
+			le_rstr(&cur, name, sizeof(name));
+			le_rstr(&cur, val, 8192);
+			free(val);
+		}
+		ds[i].nsnaps = le_r32(&cur);
+		if (!cur.ok || ds[i].nsnaps > len / 8) {
+			cur.ok = 0;
+			break;
+		}
+		ds[i].guids = calloc(ds[i].nsnaps ? ds[i].nsnaps : 1, sizeof(uint64_t));
+		for (uint32_t k = 0; ds[i].guids && k < ds[i].nsnaps && cur.ok; k++) {
+			char sn[256];
+			le_rstr(&cur, sn, sizeof(sn));
+			ds[i].guids[k] = le_r64(&cur);
+		}
+		if (!ds[i].guids)
+			cur.ok = 0;
+		if (strstr(ds[i].rel, "/../") || strstr(ds[i].rel, "/./") || (ds[i].rel[0] && ds[i].rel[0] != '/'))
+			cur.ok = 0;
+	}
+	if (!cur.ok || cur.pos != len) {
+		for (uint32_t i = 0; i < n; i++)
+			free(ds[i].guids);
+		free(ds);
+		return terr(EINVAL, "invalid stream (replication package)");
+	}
+	*out = ds;
+	*nout = n;
+	return 0;
+}
+
+/* -F with -R: drop target snapshots the sender no longer has. */
+static int prune(rctx_t *c, pkg_ds_t *ds, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		char tname[DS_NAME_MAX * 2];
+		TRY(target_for(c->o, c->pkg_top, tname, sizeof(tname)));
+		strncat(tname, ds[i].rel, sizeof(tname) - strlen(tname) - 1);
+		dsl_ds_t *t = dsl_lookup(c->d, tname);
+		terr_clear();
+		if (!t)
+			continue;
+		dsl_ds_t **v;
+		size_t ns = dsl_snapshots(c->d, t, &v);
+		int changed = 0, rc = 0;
+		for (size_t k = ns; rc == 0 && k-- > 0;) {
+			int keep = 0;
+			for (uint32_t g = 0; g < ds[i].nsnaps; g++)
+				keep |= ds[i].guids[g] == v[k]->guid;
+			if (!keep && v[k]->nholds == 0) {
+				rc = dsl_destroy(c->d, v[k]);
+				if (rc == -EBUSY) /* a clone depends on it: keep it */
+					rc = 0, terr_clear();
+				else
+					changed = 1;
+			}
+		}
+		free(v);
+		TRY(rc);
+		if (changed)
+			TRY(dsl_commit(c->d));
+	}
+	return 0;
+}
+
+int stream_recv(dsl_t *d, const recv_opts_t *o, FILE *in, recv_note_fn note, void *arg)
+{
+	sr_reader_t r;
+	srr_init(&r, in);
+	rctx_t c = { .d = d, .o = o, .r = &r, .note = note, .arg = arg };
+	sr_hdr_t h;
+	int n = srr_next(&r, &h), rc = 0;
+	if (n == 0)
+		rc = terr(EINVAL, "failed to read from stream");
+	else if (n < 0)
+		rc = n;
+	if (rc == 0 && !(c.buf = malloc(1u << 20)))
+		rc = terr(ENOMEM, "out of memory");
+	if (rc == 0 && h.type == SR_BEGIN) {
+		rc = substream(&c, &h);
+		if (rc == 0 && (n = srr_next(&r, &h)) != 0)
+			rc = n < 0 ? n : terr(EINVAL, "invalid stream (data after the END record)");
+	} else if (rc == 0 && h.type == SR_PKG_BEGIN) {
+		pkg_ds_t *ds = NULL;
+		uint32_t nds = 0;
+		c.pkg = 1;
+		rc = package_decode(&c, r.buf, h.len, &ds, &nds);
+		uint64_t subs = 0;
+		while (rc == 0) {
+			n = srr_next(&r, &h);
+			if (n <= 0) {
+				rc = n < 0 ? n : terr(EIO, "stream is truncated (no end of the replication package)");
+				break;
+			}
+			if (h.type == SR_PKG_END) {
+				if (h.arg0 != subs)
+					rc = terr(EINVAL, "invalid stream (package of %llu substreams, %llu received)",
+						  (unsigned long long)h.arg0, (unsigned long long)subs);
+				break;
+			}
+			if (h.type != SR_BEGIN) {
+				rc = terr(EINVAL, "invalid stream (record type %u between substreams)", h.type);
+				break;
+			}
+			rc = substream(&c, &h);
+			subs++;
+		}
+		if (rc == 0 && o->force && !o->dryrun)
+			rc = prune(&c, ds, nds);
+		for (uint32_t i = 0; i < nds; i++)
+			free(ds[i].guids);
+		free(ds);
+	} else if (rc == 0) {
+		rc = terr(EINVAL, "invalid stream (bad magic number)");
+	}
+	free(c.buf);
+	srr_fini(&r);
+	return rc;
+}
