@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# tarn demo: file-backed pools, a volume, snapshots, a clone, scrub, export/import.
+# tarn demo: the blog's backup workflow on file-backed pools: a thick volume, snapshots,
+# a full then incremental replication (zfs send -R | zfs receive -Fu) to a second pool, ZFS
+# space accounting (zfs list -o space), a clone, scrub, export/import, and a backup report.
 # Run from anywhere after `make`:  ./demo/demo.sh
 # Uses ./tarn from the repo root (or $TARN). Works in ${DEMO_DIR:-a new temp dir}, with its own
 # TARN_HOME there, so the system pool cache (/var/lib/tarn) is not touched. A temp dir made by
@@ -47,24 +49,40 @@ run tarn zpool create data "$D/f1"
 run tarn zpool create other "$D/f2"
 run tarn zpool list
 
-# A 300 MiB volume holding 200 MiB of random data
+# A 300 MiB volume holding 200 MiB of random data (a thick volume: refreservation = 300M + metadata)
 run tarn zfs create -V 300M data/vm
 run_sh 'head -c 200M /dev/urandom > disk.img'
 run_sh 'tarn volume write data/vm < disk.img'
 run tarn zfs snapshot data/vm@1
+# USED jumps by the whole refreservation at the first snapshot (the blog's point)
 run tarn zfs list -r -t all -o space data
+
+# Full replication of the volume, its properties and snapshots to the backup pool
+run tarn zfs send -nvP -R data/vm@1
+run_sh 'tarn zfs send -R data/vm@1 | tarn zfs receive -Fu other/vm-backup'
+run tarn zfs list -r -t all other
 
 # Overwrite 50 MiB at offset 100 MiB: only those blocks are new; @1 keeps the old ones
 run_sh 'head -c 50M /dev/urandom > patch.img'
 run_sh 'tarn volume write data/vm --offset 100M < patch.img'
 run tarn zfs snapshot data/vm@2
-run tarn zfs list -r -t all data
 
-# Snapshot 1 still reads the original bytes (disk.img, then zeros up to the 300M volsize)...
+# The incremental ships only the changed blocks (size estimate first), then the old snapshot goes
+run tarn zfs send -nvP -Ri data/vm@1 data/vm@2
+run_sh 'tarn zfs send -Ri data/vm@1 data/vm@2 | tarn zfs receive -Fu other/vm-backup'
+run tarn zfs list -r -t all -o space data/vm other/vm-backup
+run tarn zfs get -o name,property,value,received,source refreservation other/vm-backup
+run tarn zfs set refreservation=none other/vm-backup
+run tarn zfs list -o space
+
+# The backup is byte-identical to the source snapshot, with the same guid
+run_sh 'cmp <(tarn volume read data/vm@2) <(tarn volume read other/vm-backup@2)'
+run_sh 'test "$(tarn zfs get -Hpo value guid data/vm@2)" = "$(tarn zfs get -Hpo value guid other/vm-backup@2)"'
+echo "(backup verified: contents and guid match)"
+
+# Snapshot 1 still reads the original bytes (disk.img, then zeros up to the 300M volsize)
 run_sh 'tarn volume read data/vm@1 | cmp - <(cat disk.img; head -c 100M /dev/zero)'
-# ...and the volume reads the original with the patch at 100M
-run_sh 'tarn volume read data/vm | cmp - <(head -c 100M disk.img; cat patch.img; tail -c +$((150 * 1048576 + 1)) disk.img; head -c 100M /dev/zero)'
-echo "(contents verified)"
+echo "(snapshot contents verified)"
 
 # A clone depends on its origin snapshot
 run tarn zfs clone data/vm@1 data/vm-restore
@@ -72,17 +90,19 @@ fails tarn zfs destroy data/vm@1
 run tarn zfs destroy data/vm-restore
 run tarn zfs destroy data/vm@1
 
-# TODO(send/receive): incremental backup of data/vm to the pool "other" goes here, e.g.
-#   tarn zfs send data/vm@2 | tarn zfs receive other/vm
-#   ... write more, snapshot data/vm@3 ...
-#   tarn zfs send -i @2 data/vm@3 | tarn zfs receive other/vm
-# once send/receive lands (planned).
-
 run tarn zpool scrub data
 run tarn zpool status data
 run tarn zpool export data
 run tarn zpool import -d "$D" data
 run tarn zpool list
 
+# The report the cron job would mail (tarn backup jobs with e-mail reports are planned)
+echo
+echo "== backup report =="
+printf '%-22s %s\n' "source" "data/vm@2 (guid $(tarn zfs get -Hpo value guid data/vm@2))"
+printf '%-22s %s\n' "backup" "other/vm-backup@2 (guid $(tarn zfs get -Hpo value guid other/vm-backup@2))"
+printf '%-22s %s\n' "backup used" "$(tarn zfs get -Ho value used other/vm-backup)"
+printf '%-22s %s\n' "backup pool available" "$(tarn zfs get -Ho value available other)"
+printf '%-22s %s\n' "source pool health" "$(tarn zpool list -Ho health data)"
 echo
 echo "demo finished: OK"
