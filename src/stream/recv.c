@@ -183,9 +183,17 @@ static int substream(rctx_t *c, const sr_hdr_t *bh)
 		target = dsl_lookup(d, tname);
 		terr_clear();
 	}
+	dsl_ds_t *stale = rc == 0 ? find_partial(d, tname) : NULL;
+	if (stale && !dsl_prop_find(stale, RESUME_PROP) && !c->o->dryrun) {
+		/* left by a receive that was not resumable (killed): it is garbage, as OpenZFS
+		 * destroys inconsistent datasets */
+		if (stale == target)
+			target = NULL;
+		rc = dsl_destroy(d, stale);
+		stale = NULL;
+	}
 	if (rc == 0 && target && (target->flags & DSF_INCONSISTENT) && !(b.features & SRF_RESUME))
 		target = NULL, rc = terr(EBUSY, "destination contains partially-complete state from \"zfs receive -s\".");
-	dsl_ds_t *stale = rc == 0 ? find_partial(d, tname) : NULL;
 	if (rc == 0 && (b.features & SRF_RESUME)) {
 		const dsl_prop_t *pr = stale ? dsl_prop_find(stale, RESUME_PROP) : NULL;
 		resume_token_t t;
@@ -255,6 +263,8 @@ static int substream(rctx_t *c, const sr_hdr_t *bh)
 		int n = srr_next(c->r, &h);
 		if (n == 0)
 			rc = terr(EIO, "stream is truncated (no END record)");
+		else if (n < 0)
+			rc = n;
 		if (n <= 0)
 			break;
 		switch (h.type) {
