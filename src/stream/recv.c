@@ -160,7 +160,7 @@ static int substream(rctx_t *c, const sr_hdr_t *bh)
 	TRY(sr_begin_decode(c->r->buf, bh->len, &b));
 	int rc = 0;
 	dsl_ds_t *part = NULL, *target = NULL, *from = NULL;
-	int created = 0, skip = 0, replace = 0;
+	int created = 0, skip = 0, replace = 0, inplace = 0;
 	char tname[DS_NAME_MAX * 2], sender_ds[DS_NAME_MAX], snapname[DS_NAME_MAX];
 	snprintf(sender_ds, sizeof(sender_ds), "%.*s", (int)strcspn(b.toname, "@"), b.toname);
 	snprintf(snapname, sizeof(snapname), "%s", strchr(b.toname, '@') + 1);
@@ -218,6 +218,8 @@ static int substream(rctx_t *c, const sr_hdr_t *bh)
 			char sn[DS_NAME_MAX];
 			dsl_fullname(d, newest_snap(d, target), sn, sizeof(sn));
 			rc = terr(EEXIST, "destination has snapshots (eg. %s)\nmust destroy them to overwrite it", sn);
+		} else if (target && b.dstype == DS_FILESYSTEM && target->type == DS_FILESYSTEM) {
+			inplace = 1; /* a container holds no data: receive it where it is (even a pool's root) */
 		} else if (!c->o->dryrun) {
 			char pn[DS_NAME_MAX * 2];
 			if (target)
@@ -249,12 +251,12 @@ static int substream(rctx_t *c, const sr_hdr_t *bh)
 	/* the records */
 	vol_t *v = NULL;
 	if (rc == 0 && part && b.dstype == DS_VOLUME) {
-		if (part->volsize != b.volsize && b.volsize % part->volblocksize == 0)
+		if (part->volblocksize != b.volblocksize)
+			rc = terr(EINVAL, "invalid stream (block size differs from the destination's)");
+		if (rc == 0 && part->volsize != b.volsize)
 			rc = dsl_set_volsize(d, part, b.volsize);
 		if (rc == 0)
 			rc = dsl_vol_open(d, part, &v);
-		if (rc == 0 && part->volblocksize != b.volblocksize)
-			rc = terr(EINVAL, "invalid stream (block size differs from the destination's)");
 	}
 	uint64_t next = b.resume_offset, records = 1, start = c->r->bytes - SR_HDR - bh->len;
 	sr_hdr_t h;
@@ -335,6 +337,15 @@ static int substream(rctx_t *c, const sr_hdr_t *bh)
 			dsl_prop_remove(target, RESUME_PROP, 0);
 			rc = apply_props(c, target, &b);
 		}
+		if (rc == 0) {
+			char full[DS_NAME_MAX * 2];
+			snprintf(full, sizeof(full), "%s@%s", tname, snapname);
+			char *names[1] = { full };
+			uint64_t g[1] = { b.to_guid }, cr[1] = { b.creation };
+			rc = dsl_snapshot_ex(d, names, 1, g, cr, 0, NULL);
+		}
+	} else if (rc == 0 && inplace && !c->o->dryrun) {
+		rc = apply_props(c, target, &b);
 		if (rc == 0) {
 			char full[DS_NAME_MAX * 2];
 			snprintf(full, sizeof(full), "%s@%s", tname, snapname);
