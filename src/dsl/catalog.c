@@ -138,8 +138,8 @@ static int dec_props(le_cur_t *c, dsl_prop_t **out, size_t *nout)
 	*out = pr;
 	*nout = 0;
 	for (uint32_t i = 0; i < n && c->ok; i++) {
-		pr[i].name = dec_str(c, PROP_NAME_MAX);
-		pr[i].value = dec_str(c, PROP_VALUE_MAX);
+		pr[i].name = dec_str(c, PROP_NAME_MAX - 1);
+		pr[i].value = dec_str(c, PROP_VALUE_MAX - 1);
 		pr[i].source = le_r8(c);
 		*nout = i + 1;
 		if (pr[i].source != PROP_LOCAL && pr[i].source != PROP_RECEIVED)
@@ -289,6 +289,24 @@ static int cat_decode(dsl_t *d, uint8_t *buf, size_t len)
 		    (ds->origin && (!dsl_by_id(d, ds->origin) || dsl_by_id(d, ds->origin)->type != DS_SNAPSHOT)))
 			return terr(EIO, "catalog is corrupt (links)");
 	}
+	/* exactly one root; parent chains end at it (no loops); names unique among siblings */
+	size_t roots = 0;
+	for (size_t i = 0; i < d->nds; i++) {
+		dsl_ds_t *ds = d->ds[i];
+		roots += ds->parent == 0;
+		size_t steps = 0;
+		for (dsl_ds_t *p = ds; p && p->parent; p = dsl_by_id(d, p->parent))
+			if (++steps > d->nds)
+				return terr(EIO, "catalog is corrupt (parent loop)");
+		for (size_t k = 0; k < i; k++) {
+			dsl_ds_t *o = d->ds[k];
+			if (o->parent == ds->parent && !strcmp(o->name, ds->name) &&
+			    (dsl_is_head(o) == dsl_is_head(ds)) && (dsl_is_head(o) || o->type == ds->type))
+				return terr(EIO, "catalog is corrupt (duplicate name '%s')", ds->name);
+		}
+	}
+	if (roots != 1)
+		return terr(EIO, "catalog is corrupt (%zu roots)", roots);
 	return 0;
 }
 

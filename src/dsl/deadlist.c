@@ -116,7 +116,8 @@ static int walk_entry(pool_t *p, const dl_entry_t *e, int (*ccb)(void *, const b
 	int rc = 0;
 	uint64_t guard = 0;
 	while (!bp_is_hole(&cur) && rc == 0) {
-		if (cur.type != BPT_DEADLIST || cur.lsize > DLB_SIZE || cur.lsize < DLB_HDR || ++guard > (1ull << 32)) {
+		/* every chain block lists at least one pointer: a longer chain is a loop */
+		if (cur.type != BPT_DEADLIST || cur.lsize > DLB_SIZE || cur.lsize < DLB_HDR || ++guard > e->count + 1) {
 			rc = terr(EIO, "corrupt deadlist chain");
 			break;
 		}

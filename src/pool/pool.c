@@ -151,7 +151,7 @@ static int load_ub(pool_t *p, const uberblock_t *u)
 	p->txg = u->txg;
 	p->ub_time = u->timestamp;
 	p->catalog = u->catalog;
-	TRY(spacelog_load(p, &u->spacelog, u->txg));
+	TRY(spacelog_load(p, &u->spacelog, u->txg, u->log_entries));
 	if (!bp_is_hole(&u->catalog)) /* the catalog's root block must verify */
 		TRY(pool_verify_block(p, &u->catalog));
 	return 0;

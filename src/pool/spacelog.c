@@ -118,7 +118,7 @@ int spacelog_commit(pool_t *p)
 	return write_chain(p, &p->alloc.pending, &p->spacelog);
 }
 
-int spacelog_load(pool_t *p, const bp_t *head, uint64_t txg)
+int spacelog_load(pool_t *p, const bp_t *head, uint64_t txg, uint64_t entries)
 {
 	bp_t *chain = NULL;
 	size_t n = 0, cap = 0;
@@ -127,6 +127,10 @@ int spacelog_load(pool_t *p, const bp_t *head, uint64_t txg)
 	bp_t cur = *head;
 	p->log_entries = 0;
 	while (!bp_is_hole(&cur)) {
+		if (n > entries) { /* every block holds at least one record: a longer chain loops */
+			rc = terr(EIO, "space log chain is corrupt");
+			goto out;
+		}
 		if (n == cap) {
 			cap = cap ? cap * 2 : 64;
 			bp_t *nc = realloc(chain, cap * sizeof(*nc));
@@ -186,6 +190,10 @@ int spacelog_load(pool_t *p, const bp_t *head, uint64_t txg)
 				goto out;
 		}
 		p->log_entries += nrec;
+		if (p->log_entries > entries) {
+			rc = terr(EIO, "space log is longer than its uberblock says");
+			goto out;
+		}
 		rc = remember_bp(p, &chain[i]);
 		if (rc < 0)
 			goto out;
