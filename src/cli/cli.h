@@ -31,6 +31,9 @@ int cli_close(cli_pool_t *cp, int commit);
 /* All known pools' names (sorted). Caller frees each and the array. */
 int cli_known_names(char ***names, int *n);
 
+/* Does the command line ask for help (-?, --help, or "help" as the command)? */
+int cli_wants_help(int argc, char **argv);
+
 /* "cannot <what>: <terr_msg>" on stderr; returns 1. */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -166,6 +166,16 @@ int cli_known_names(char ***names, int *n)
 	return 0;
 }
 
+int cli_wants_help(int argc, char **argv)
+{
+	if (argc > 0 && !strcmp(argv[0], "help"))
+		return 1;
+	for (int i = 0; i < argc; i++)
+		if (!strcmp(argv[i], "-?") || !strcmp(argv[i], "--help"))
+			return 1;
+	return 0;
+}
+
 int cli_fail(const char *fmt, ...)
 {
 	va_list ap;

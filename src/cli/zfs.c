@@ -1467,15 +1467,10 @@ int cmd_zfs(int argc, char **argv)
 	const char *cmd = argv[1];
 	argc--;
 	argv++;
-	if (!strcmp(cmd, "-?") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
+	if (cli_wants_help(argc, argv)) {
 		usage(stdout);
 		return 0;
 	}
-	for (int i = 1; i < argc; i++)
-		if (!strcmp(argv[i], "-?") || !strcmp(argv[i], "--help")) {
-			usage(stdout);
-			return 0;
-		}
 	if (!strcmp(cmd, "create"))
 		return do_create(argc, argv);
 	if (!strcmp(cmd, "destroy"))

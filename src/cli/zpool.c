@@ -48,6 +48,21 @@ static int usage_err(const char *fmt, const char *arg)
 
 static const char *health(const pool_t *p) { (void)p; return "ONLINE"; }
 
+/* A pool just created or imported: log the command in its history, commit, and remember
+ * it in the cache. */
+static int adopt_pool(pool_t *p)
+{
+	dsl_t *d;
+	int rc = dsl_open(p, &d);
+	if (rc == 0) {
+		rc = dsl_history_add(d, cli_history_line);
+		if (rc == 0)
+			rc = dsl_commit(d);
+		dsl_close(d);
+	}
+	return rc == 0 ? known_add(p) : rc;
+}
+
 /* ---- create ---- */
 
 /* The device checks of OpenZFS's zpool create, with its messages. -1 after printing. */
@@ -124,18 +139,9 @@ static int do_create(int argc, char **argv)
 	if (check_vdevs(name, argc - optind - 1, argv + optind + 1, force) < 0)
 		return 1;
 	pool_t *p;
-	dsl_t *d;
 	if (pool_create(name, argc - optind - 1, argv + optind + 1, force, &p) < 0)
 		return cli_fail("create '%s'", name);
-	int rc = dsl_open(p, &d);
-	if (rc == 0) {
-		rc = dsl_history_add(d, cli_history_line);
-		if (rc == 0)
-			rc = dsl_commit(d);
-		dsl_close(d);
-	}
-	if (rc == 0)
-		rc = known_add(p);
+	int rc = adopt_pool(p);
 	pool_close(p);
 	if (rc < 0)
 		return cli_fail("create '%s'", name);
@@ -899,16 +905,7 @@ static int do_import(int argc, char **argv)
 		ret = 1;
 		goto out;
 	}
-	dsl_t *d;
-	int rc = dsl_open(p, &d);
-	if (rc == 0) {
-		rc = dsl_history_add(d, cli_history_line);
-		if (rc == 0)
-			rc = dsl_commit(d);
-		dsl_close(d);
-	}
-	if (rc == 0)
-		rc = known_add(p);
+	int rc = adopt_pool(p);
 	if (rc < 0) {
 		pool_export(p, POOL_STATE_EXPORTED);
 		ret = cli_fail("import '%s'", want);
@@ -938,15 +935,10 @@ int cmd_zpool(int argc, char **argv)
 	const char *cmd = argv[1];
 	argc--;
 	argv++;
-	if (!strcmp(cmd, "-?") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
+	if (cli_wants_help(argc, argv)) {
 		usage(stdout);
 		return 0;
 	}
-	for (int i = 1; i < argc; i++)
-		if (!strcmp(argv[i], "-?") || !strcmp(argv[i], "--help")) {
-			usage(stdout);
-			return 0;
-		}
 	if (!strcmp(cmd, "create"))
 		return do_create(argc, argv);
 	if (!strcmp(cmd, "list"))

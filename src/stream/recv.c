@@ -153,6 +153,17 @@ static int apply_props(rctx_t *c, dsl_ds_t *t, const sr_begin_t *b)
 	return 0;
 }
 
+/* The received snapshot, with the sender's guid and creation time; commits (the atomic end
+ * of a substream). */
+static int take_snapshot(dsl_t *d, const char *tname, const char *snapname, const sr_begin_t *b)
+{
+	char full[DS_NAME_MAX * 2];
+	snprintf(full, sizeof(full), "%s@%s", tname, snapname);
+	char *names[1] = { full };
+	uint64_t g[1] = { b->to_guid }, cr[1] = { b->creation };
+	return dsl_snapshot_ex(d, names, 1, g, cr, 0, NULL);
+}
+
 static int substream(rctx_t *c, const sr_hdr_t *bh)
 {
 	dsl_t *d = c->d;
@@ -337,22 +348,12 @@ static int substream(rctx_t *c, const sr_hdr_t *bh)
 			dsl_prop_remove(target, RESUME_PROP, 0);
 			rc = apply_props(c, target, &b);
 		}
-		if (rc == 0) {
-			char full[DS_NAME_MAX * 2];
-			snprintf(full, sizeof(full), "%s@%s", tname, snapname);
-			char *names[1] = { full };
-			uint64_t g[1] = { b.to_guid }, cr[1] = { b.creation };
-			rc = dsl_snapshot_ex(d, names, 1, g, cr, 0, NULL);
-		}
+		if (rc == 0)
+			rc = take_snapshot(d, tname, snapname, &b);
 	} else if (rc == 0 && inplace && !c->o->dryrun) {
 		rc = apply_props(c, target, &b);
-		if (rc == 0) {
-			char full[DS_NAME_MAX * 2];
-			snprintf(full, sizeof(full), "%s@%s", tname, snapname);
-			char *names[1] = { full };
-			uint64_t g[1] = { b.to_guid }, cr[1] = { b.creation };
-			rc = dsl_snapshot_ex(d, names, 1, g, cr, 0, NULL);
-		}
+		if (rc == 0)
+			rc = take_snapshot(d, tname, snapname, &b);
 	} else if (rc == 0 && !part && !skip && !c->o->dryrun) {
 		rc = terr(EIO, "internal error: nothing to receive into");
 	}
