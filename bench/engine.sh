@@ -39,7 +39,7 @@ REPS=3
 SNAP_REPS=5
 NSNAPS=100
 KEEP=0
-usage() { sed -n '2,4p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--dir) DIR=$2; shift 2 ;;
@@ -49,8 +49,8 @@ while [ $# -gt 0 ]; do
 	--snap-reps) SNAP_REPS=$2; shift 2 ;;
 	--snaps) NSNAPS=$2; shift 2 ;;
 	--keep) KEEP=1; shift ;;
-	-h | --help) usage ;;
-	*) echo "engine.sh: unknown argument '$1'" >&2; usage ;;
+	-h | --help) usage 0 ;;
+	*) echo "engine.sh: unknown argument '$1'" >&2; usage >&2 ;;
 	esac
 done
 

@@ -73,6 +73,8 @@ static int do_write(const char *name, uint64_t off)
 		rc = terr(EROFS, "snapshots are read-only");
 	else if (ds->type != DS_VOLUME)
 		rc = terr(EINVAL, "operation only applies to volumes");
+	else if (ds->flags & DSF_INCONSISTENT)
+		rc = terr(EBUSY, "dataset is busy (being received; see receive_resume_token)");
 	else if (dsl_readonly(cp.dsl, ds))
 		rc = terr(EROFS, "volume is read-only (readonly=on)");
 	else
@@ -111,7 +113,9 @@ static int do_read(const char *name, uint64_t off, uint64_t len, int have_len)
 		return cli_fail("open '%s'", name);
 	dsl_ds_t *ds = dsl_lookup(cp.dsl, name);
 	vol_t *v = NULL;
-	int rc = ds ? dsl_vol_open(cp.dsl, ds, &v) : -ENOENT;
+	int rc = !ds ? -ENOENT
+		 : (ds->flags & DSF_INCONSISTENT) ? terr(EBUSY, "dataset is busy (being received; see receive_resume_token)")
+						  : dsl_vol_open(cp.dsl, ds, &v);
 	if (rc == 0) {
 		if (off > v->size)
 			rc = terr(EINVAL, "offset %llu is beyond the end of the volume", (unsigned long long)off);

@@ -648,6 +648,10 @@ int dsl_snapshot_ex(dsl_t *d, char *const *names, int n, const uint64_t *guids, 
 			rc = terr(ENOENT, "dataset does not exist");
 			break;
 		}
+		if ((heads[i]->flags & DSF_INCONSISTENT) && !nocommit && !guids) {
+			rc = terr(EBUSY, "dataset is busy");
+			break;
+		}
 		if (child_named(d, heads[i]->id, snap, DS_SNAPSHOT)) {
 			rc = terr(EEXIST, "dataset already exists");
 			break;

@@ -199,9 +199,11 @@ check_recv "-F full: bp/plain is sp/vm@a" sp/vm bp/plain "a"
 before=$(state bp)
 t_ok "receive -n of a full stream into a new name" recv_from full -n bp/nn
 t_ok "receive -n of an incremental" eval 'zfs send -i @i sp/vm@k | zfs receive -n bp/vm'
-t_ok "receive -n -F of an incremental onto a modified target" \
-  eval 'rnd_at bp/plain 0 4096 && before=$(state bp) && zfs send -i @a sp/vm@b | zfs receive -n -F bp/plain'
 unchanged "receive -n changed nothing" bp "$before"
+t_ok "modify bp/plain" rnd_at bp/plain 0 4096
+before=$(state bp)
+t_ok "receive -n -F of an incremental onto a modified target" eval 'zfs send -i @a sp/vm@b | zfs receive -n -F bp/plain'
+unchanged "receive -n -F changed nothing" bp "$before"
 
 # ---- holes: zeroed ranges, volsize shrink / grow ---------------------------------------------
 t_ok "create sp/hv (4M, 4K blocks, sparse), fill it, @h1" \
@@ -359,7 +361,7 @@ done
 # ---- send to a terminal ---------------------------------------------------------------------
 if command -v script >/dev/null 2>&1; then
   t_fail_with "send to a terminal is refused" 1 "can not be written to a terminal" \
-    eval 'script -qec "$TARN zfs send sp/vm@a" /dev/null </dev/null >"$T/tty.out" 2>&1; rc=$?; cat "$T/tty.out" >&2; exit $rc'
+    eval '(script -qec "$TARN zfs send sp/vm@a" /dev/null </dev/null >"$T/tty.out" 2>&1; rc=$?; cat "$T/tty.out" >&2; exit $rc)'
   t_ok "... and writes no stream bytes" eval '! grep -q TSR1 "$T/tty.out"'
 else
   t_ok "# SKIP script(1) not available" true
