@@ -15,6 +15,7 @@
 #define SLOG_REC 32
 #define SLOG_MAX_BLOCK (128u << 10)
 #define SLOG_PER ((SLOG_MAX_BLOCK - SLOG_HDR) / SLOG_REC)
+#define SLOG_MAX_CHAIN 64 /* blocks in the chain before it is condensed (import reads them all) */
 
 static int remember_bp(pool_t *p, const bp_t *bp)
 {
@@ -96,7 +97,10 @@ static uint64_t condense_slack(void)
 int spacelog_commit(pool_t *p)
 {
 	uint64_t ext = alloc_extent_count(&p->alloc) + p->alloc.defer.n;
-	if (p->log_entries > 2 * ext + condense_slack()) {
+	/* also condense a chain of many small blocks (one per txg): import reads every block */
+	uint64_t base_blocks = ext / SLOG_PER + 1;
+	if (p->log_entries > 2 * ext + condense_slack() ||
+	    (p->log_nbps > SLOG_MAX_CHAIN && p->log_nbps > 4 * base_blocks)) {
 		/* condense: a base describing the whole map, then this txg's records on top */
 		space_recs_t base;
 		size_t nold = p->log_nbps;

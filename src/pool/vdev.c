@@ -23,6 +23,8 @@ struct torn_buf {
 	size_t n, cap;
 };
 
+static int vdev_issue(vdev_t *v);
+
 static long torn_after = -1; /* -1: not read yet; 0: disabled */
 static long torn_flushes;
 static unsigned torn_seed;
@@ -97,14 +99,17 @@ void vdev_close(vdev_t *v)
 		free(v->torn);
 		v->torn = NULL;
 	}
-	if (v->fd >= 0)
+	if (v->fd >= 0) /* writes still combined were not committed: they are not needed */
 		close(v->fd);
 	v->fd = -1;
+	free(v->q);
+	v->q = NULL;
 }
 
 int vdev_read(vdev_t *v, void *buf, size_t len, uint64_t off)
 {
 	size_t done = 0;
+	TRY(vdev_issue(v));
 	if (off > v->size || len > v->size - off) {
 		v->read_errors++;
 		return terr(EIO, "%s: read beyond end of device (offset %llu)", v->path, (unsigned long long)off);
@@ -132,6 +137,39 @@ int vdev_read(vdev_t *v, void *buf, size_t len, uint64_t off)
 	return 0;
 }
 
+static int write_now(vdev_t *v, const void *buf, size_t len, uint64_t off)
+{
+	size_t done = 0;
+	while (done < len) {
+		ssize_t r = pwrite(v->fd, (const char *)buf + done, len - done, (off_t)(off + done));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			v->write_errors++;
+			return terr(r < 0 && errno == ENOSPC ? ENOSPC : EIO, "%s: write error at offset %llu: %s",
+				    v->path, (unsigned long long)(off + done), r < 0 ? strerror(errno) : "short write");
+		}
+		done += (size_t)r;
+	}
+	/* start writeback early so that the commit's flush finds little left to do */
+	v->unkicked += len;
+	if (v->unkicked >= VDEV_KICK_BYTES) {
+		sync_file_range(v->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+		v->unkicked = 0;
+	}
+	return 0;
+}
+
+/* Issue the combined writes. */
+static int vdev_issue(vdev_t *v)
+{
+	if (!v->qlen)
+		return 0;
+	size_t n = v->qlen;
+	v->qlen = 0;
+	return write_now(v, v->q, n, v->qoff);
+}
+
 int vdev_write(vdev_t *v, const void *buf, size_t len, uint64_t off)
 {
 	if (off > v->size || len > v->size - off) {
@@ -155,24 +193,16 @@ int vdev_write(vdev_t *v, const void *buf, size_t len, uint64_t off)
 		t->w[t->n++] = (struct torn_write){ off, len, d };
 		return 0;
 	}
-	size_t done = 0;
-	while (done < len) {
-		ssize_t r = pwrite(v->fd, (const char *)buf + done, len - done, (off_t)(off + done));
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			v->write_errors++;
-			return terr(r < 0 && errno == ENOSPC ? ENOSPC : EIO, "%s: write error at offset %llu: %s",
-				    v->path, (unsigned long long)(off + done), r < 0 ? strerror(errno) : "short write");
-		}
-		done += (size_t)r;
-	}
-	/* start writeback early so that the commit's flush finds little left to do */
-	v->unkicked += len;
-	if (v->unkicked >= VDEV_KICK_BYTES) {
-		sync_file_range(v->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
-		v->unkicked = 0;
-	}
+	if (v->qlen && (v->qoff + v->qlen != off || v->qlen + len > VDEV_QUEUE_BYTES))
+		TRY(vdev_issue(v));
+	if (len >= VDEV_QUEUE_BYTES)
+		return write_now(v, buf, len, off);
+	if (!v->q && !(v->q = malloc(VDEV_QUEUE_BYTES)))
+		return write_now(v, buf, len, off);
+	if (!v->qlen)
+		v->qoff = off;
+	memcpy(v->q + v->qlen, buf, len);
+	v->qlen += len;
 	return 0;
 }
 
@@ -208,6 +238,7 @@ static void torn_crash(vdev_t *v)
 
 int vdev_flush(vdev_t *v)
 {
+	TRY(vdev_issue(v));
 	if (v->torn) {
 		if (++torn_flushes == torn_after)
 			torn_crash(v);

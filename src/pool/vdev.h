@@ -22,6 +22,7 @@
 #define VDEV_DATA_START (1u << 20)
 #define VDEV_MIN_SIZE (64ull << 20) /* as ZFS: a vdev must be at least 64 MiB */
 #define VDEV_KICK_BYTES (8ull << 20)  /* start writeback after this many bytes */
+#define VDEV_QUEUE_BYTES (1u << 20)   /* contiguous writes are combined up to this size */
 
 typedef struct vdev {
 	char path[4096];
@@ -31,6 +32,9 @@ typedef struct vdev {
 	uint64_t read_errors, write_errors, cksum_errors; /* since import (zpool status) */
 	struct torn_buf *torn; /* fault injection: writes buffered since the last flush */
 	uint64_t unkicked;     /* bytes written since writeback was last started */
+	uint8_t *q;            /* write-combining buffer: contiguous writes not yet issued */
+	uint64_t qoff;
+	size_t qlen;
 } vdev_t;
 
 /* Open a file or block device read-write (readonly if ro). Fails with a message naming the
@@ -39,7 +43,9 @@ int vdev_open(vdev_t *v, const char *path, int ro);
 void vdev_close(vdev_t *v);
 
 /* Full-length positional I/O; short transfers and errors become -EIO with a message, and
- * bump the vdev's READ/WRITE error counters. */
+ * bump the vdev's READ/WRITE error counters. Contiguous writes are combined into one system
+ * call (up to VDEV_QUEUE_BYTES); reads and flushes issue what is pending first, so a read
+ * always sees every earlier write. A write error may be reported by a later call. */
 int vdev_read(vdev_t *v, void *buf, size_t len, uint64_t off);
 int vdev_write(vdev_t *v, const void *buf, size_t len, uint64_t off);
 /* Make every completed write durable (fdatasync). */

@@ -7,6 +7,10 @@
 #include "util/compress.h"
 #include "util/err.h"
 
+/* Clean indirect blocks kept in memory per open tree: a node is ~20 KiB decoded (256 block
+ * pointers), so this bounds the cache at about 10 MiB per tree, over any amount of I/O. */
+#define TREE_CACHE_NODES 512
+
 struct dirty_blk {
 	avl_node_t node;
 	uint64_t blkid;
@@ -176,7 +180,6 @@ static int get_node(tree_t *t, int level, uint64_t idx, struct tnode **out)
 	return 0;
 }
 
-#define TREE_CACHE_NODES 4096 /* clean indirect blocks kept per open tree (~5 MiB each 256) */
 
 /* At an entry point (no node pointers held): keep the cache bounded. */
 static void bound_cache(tree_t *t)
@@ -449,7 +452,7 @@ int tree_sync(tree_t *t)
 		}
 	}
 	free(ibuf);
-	if (rc == 0 && t->nnodes > 4096)
+	if (rc == 0 && t->nnodes > TREE_CACHE_NODES)
 		tree_trim_cache(t);
 	return rc;
 }

@@ -51,7 +51,7 @@ descendants() {
 find_child() {
   local p args
   for p in $(descendants "$1"); do
-    args=$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null) || continue
+    { args=$(tr '\0' ' ' <"/proc/$p/cmdline"); } 2>/dev/null || continue
     if printf '%s\n' "$args" | grep -qE -- "$2"; then
       echo "$p"
       return 0
