@@ -14,16 +14,17 @@
 #              (default volblocksize 16K), `tarn zfs send [-i @1] | tarn zfs receive`
 #   tarn 4K    the same with -b 4K
 # Measured (median of --reps [3] runs, page cache dropped before each, final `sync` included):
-# full send|receive of @1, incremental send|receive @1 -> @2, their stream sizes (`| wc -c`,
-# also timed alone as "sender alone"), `tarn zfs send -nvP -i @1` (cold once, then median of 5
-# warm), receiving the saved incremental stream alone (tarn), and the practical floor: copying
-# just the changed 4K blocks by hand (python: pread from the @2 image, pwrite into a sparse file,
-# fsync; plain files on the repo's disk). Every received copy is checked (md5) against the
-# expected image (the source data with the changes applied by hand).
+# full send|receive of @1 (each round into freshly created destinations), incremental
+# send|receive @1 -> @2, their stream sizes (`| wc -c`, also timed alone as "sender alone"),
+# `tarn zfs send -nvP -i @1` (cold once, then median of 5 warm), receiving the saved incremental
+# stream alone (tarn), and the practical floor: copying just the changed 4K blocks by hand
+# (python: pread from the @2 image, pwrite in place into a copy of @1, fsync; plain files on the
+# repo's disk). Every received copy is checked (md5) against the expected image (the source
+# data with the changes applied by hand).
 #
 # Run as root from anywhere (it cd's to the repo root). Installs btrfs-progs and time with
 # apt-get if missing, builds tarn (make) and bench/patchvol.c, works in DIR
-# [/var/tmp/tarn-bench-sr] (same disk as the repo by default; needs ~26 GiB free) and removes
+# [/var/tmp/tarn-bench-sr] (same disk as the repo by default; needs ~30 GiB free) and removes
 # DIR, the mounts and loop devices at the end unless --keep. Every command runs under a
 # timeout. ~6-8 minutes on 2 CPUs. Prints every sample, then a markdown table and the command.
 set -euo pipefail
@@ -128,7 +129,7 @@ trap 'exit 130' INT TERM
 
 same_disk=yes
 [ "$(stat -c %d "$DIR")" = "$(stat -c %d "$REPO")" ] || same_disk="NO (repo and scratch dir are on different filesystems)"
-need_kib=$((26 * GIB / 1024))
+need_kib=$((30 * GIB / 1024))
 avail_kib=$(df -Pk "$DIR" | awk 'NR == 2 { print $4 }')
 [ "$avail_kib" -ge "$need_kib" ] || die "$DIR: need $((need_kib >> 20)) GiB free, have $((avail_kib >> 20)) GiB"
 
@@ -175,7 +176,7 @@ SAMPLES=$DIR/samples.txt
 : >"$SAMPLES"
 sample() { echo "$*" | tee -a "$SAMPLES" >&2; }
 
-VERSION=$(git -C "$REPO" describe --always --dirty 2>/dev/null || echo '?')
+VERSION=$(git -C "$REPO" describe --always --dirty 2>/dev/null || echo "${TARN_BENCH_VERSION:-?}") # (a tree without .git: say which)
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 log "tarn $VERSION, scratch $DIR, reps $REPS, seed $SEED, $NCHANGE changed 4K blocks"
 
@@ -258,15 +259,33 @@ tarn_fill 16
 tarn_fill 4
 sync
 
+# a fresh destination for each full round (receiving again into a filesystem that just freed
+# the previous copy is slower for btrfs, and not what a first full send meets)
+fresh_btrfs_b() {
+	umount "$B"
+	losetup -d "$LOOPB"
+	LOOPB=""
+	rm -f "$DIR/btrfs-b.img"
+	truncate -s $IMG_SIZE "$DIR/btrfs-b.img"
+	mkfs.btrfs -q "$DIR/btrfs-b.img" >/dev/null
+	LOOPB=$(losetup -f --show "$DIR/btrfs-b.img")
+	mount "$LOOPB" "$B"
+}
+fresh_tarn_d() { # fresh_tarn_d BS
+	"$T" zpool destroy -f "d$1"
+	rm -f "$DIR/pools/d$1.img"
+	truncate -s $IMG_SIZE "$DIR/pools/d$1.img"
+	"$T" zpool create "d$1" "$DIR/pools/d$1.img"
+}
+
 # ---- 3. full send | receive, REPS rounds: btrfs, tarn 16K, tarn 4K ----
 declare -A FULL INC
 declare -a F_BT F_16 F_4 I_BT I_16 I_4
 for ((r = 1; r <= REPS; r++)); do
 	if [ $r -gt 1 ]; then
-		btrfs -q subvolume delete -c "$B/snap1" >/dev/null
-		btrfs subvolume sync "$B" >/dev/null
-		"$T" zfs destroy -r d16/v
-		"$T" zfs destroy -r d4/v
+		fresh_btrfs_b
+		fresh_tarn_d 16
+		fresh_tarn_d 4
 	fi
 	log "full send|receive, round $r/$REPS"
 	timed "$TF $DIR/f-bt-s.t btrfs -q send '$A/snap1' | $TF $DIR/f-bt-r.t btrfs -q receive '$B/' 2>>'$DIR/btrfs.log'"
@@ -356,12 +375,12 @@ done
 for s in bt 16 4; do sample "incr stream $s: ${IS_B[$s]} bytes; sender alone (cold) $(sec "${IS_US[$s]}") s${RA_US[$s]:+; receiver alone from a file (cold) $(sec "${RA_US[$s]}") s}"; done
 
 # ---- 6. the floor: copy just the changed blocks by hand, then verify everything ----
-log "the expected @2 image"
+log "the expected @2 image, and a copy of @1 for the floor"
 truncate -s $VOLSIZE "$SRC" # the @1 image (zeros as a hole) ...
+run "cp --sparse=always '$SRC' '$DIR/floor.img'" || die "copy of @1"
 run "$PY '$DIR/apply.py' '$DIR/changes.off' '$DIR/changes.dat' '$SRC'" || die "apply to $SRC" # ... now @2
 EXP2=$(run "md5sum <'$SRC' | cut -d' ' -f1")
-log "floor: copying the $N_CH changed blocks by hand (plain file -> plain file, on the repo's disk)"
-truncate -s $VOLSIZE "$DIR/floor.img"
+log "floor: copying the $N_CH changed blocks by hand (@2 image -> copy of @1, plain files on the repo's disk)"
 timed "$PY '$DIR/copy.py' '$DIR/changes.off' '$SRC' '$DIR/floor.img'"
 FLOOR_US=$US
 rm -f "$DIR/floor.img"
@@ -405,9 +424,9 @@ ir4=$(ratio "${INC[4]}" "${INC[bt]}") ir16=$(ratio "${INC[16]}" "${INC[bt]}")
 	echo "| \`send -nvP -i @1\`, 4K: ms, warm median of 5 (cold) | | $(ms "${NV_WARM[4]}") ($(ms "${NV_COLD[4]}")) | | < 50 ms | $(yn "${NV_WARM[4]} < 50000") |"
 	echo "| \`send -nvP -i @1\`, 16K: ms, warm median of 5 (cold) | | $(ms "${NV_WARM[16]}") ($(ms "${NV_COLD[16]}")) | | < 50 ms | $(yn "${NV_WARM[16]} < 50000") |"
 	echo "| -nvP estimate = actual stream bytes (4K / 16K) | | $([ "${NV_EST[4]}" = "${IS_B[4]}" ] && echo yes || echo "**no** (${NV_EST[4]})") / $([ "${NV_EST[16]}" = "${IS_B[16]}" ] && echo yes || echo "**no** (${NV_EST[16]})") | | exact | |"
-	echo "| floor: copy just the changed 4K blocks by hand (python pread from the @2 image, pwrite into a sparse file, fsync; both plain files on the repo's disk), s | $(sec "$FLOOR_US") | | tarn 4K / floor: $(ratio "${INC[4]}" "$FLOOR_US")x | (info) | |"
+	echo "| floor: copy just the changed 4K blocks by hand (python: pread from the @2 image, pwrite in place into a copy of @1, fsync; plain files on the repo's disk), s | $(sec "$FLOOR_US") | | tarn 4K / floor: $(ratio "${INC[4]}" "$FLOOR_US")x | (info) | |"
 	echo
-	echo "Medians of $REPS rounds (each round: btrfs, tarn 16K, tarn 4K; every run after \`sync; echo 3 > /proc/sys/vm/drop_caches\`, timed from the start of the pipeline to the end of a final \`sync\`). Volume $((VOLSIZE / MIB)) MiB; MB/s = 10^6 bytes/s of its $((DATA_B / MIB)) MiB of non-zero data. Ratios: full = btrfs time / tarn time (throughput, higher is better); incremental = tarn time / btrfs time (lower is better). Every received copy verified by md5 against the expected image."
+	echo "Medians of $REPS rounds (each round: btrfs, tarn 16K, tarn 4K; full rounds into freshly created destinations; every run after \`sync; echo 3 > /proc/sys/vm/drop_caches\`, timed from the start of the pipeline to the end of a final \`sync\`). Volume $((VOLSIZE / MIB)) MiB; MB/s = 10^6 bytes/s of its $((DATA_B / MIB)) MiB of non-zero data. Ratios: full = btrfs time / tarn time (throughput, higher is better); incremental = tarn time / btrfs time (lower is better). Every received copy verified by md5 against the expected image."
 	echo
 	echo "Produced by: \`$CMDLINE\`"
 } | tee "$DIR/table.md"

@@ -11,6 +11,10 @@ PKGS=(
   libssl-dev                     # OpenSSL libcrypto: the sha256 checksum option
   perl                           # prove (TAP harness) for tests/run.sh
   valgrind xxd coreutils         # test tools (memcheck, hex dumps, truncate/timeout/mktemp)
+  sanoid procps                  # tests/blackbox/7*.sh: sanoid/syncoid 2.1.0 drive tarn (pulls pv, mbuffer,
+                                 # lzop, and zfs-fuse, whose /sbin/zfs the tests' PATH shadows); ps/pgrep.
+                                 # Its cron job and systemd timer act only if /etc/sanoid/sanoid.conf
+                                 # exists; the tests never write it (own --configdir and TARN_HOME)
 )
 
 missing=()

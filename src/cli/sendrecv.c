@@ -1,5 +1,6 @@
 /* cli/sendrecv.c — zfs send and zfs receive. */
 #include <getopt.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -228,6 +229,23 @@ static void recv_note(void *arg, const char *snap, const char *from, uint64_t by
 		fprintf(stderr, "received %s stream of %s (full)\n", b, snap);
 }
 
+/* With -s, termination is an interruption to survive: the signal only breaks the read of the
+ * stream (no SA_RESTART), and the usual error path keeps the partial state resumable. A second
+ * signal acts as usual. */
+static void interrupt_receive(int sig) { signal(sig, SIG_DFL); }
+
+static void catch_termination(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = interrupt_receive;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = 0;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+}
+
 int cmd_receive(int argc, char **argv)
 {
 	int c, abort_partial = 0;
@@ -301,6 +319,8 @@ int cmd_receive(int argc, char **argv)
 				"You must redirect standard input.\n");
 		return 1;
 	}
+	if (o.resumable)
+		catch_termination();
 	int rc = stream_recv(cp.dsl, &o, stdin, recv_note, &note);
 	if (rc < 0) {
 		char msg[TERR_MSG_MAX];

@@ -163,15 +163,22 @@ static int write_now(vdev_t *v, const void *buf, size_t len, uint64_t off)
 /* Issue the combined writes. */
 static int vdev_issue(vdev_t *v)
 {
+	if (v->werr)
+		return terr(-v->werr, "%s: an earlier write failed", v->path);
 	if (!v->qlen)
 		return 0;
 	size_t n = v->qlen;
 	v->qlen = 0;
-	return write_now(v, v->q, n, v->qoff);
+	int rc = write_now(v, v->q, n, v->qoff);
+	if (rc < 0)
+		v->werr = rc; /* those blocks are lost: no commit may claim them */
+	return rc;
 }
 
 int vdev_write(vdev_t *v, const void *buf, size_t len, uint64_t off)
 {
+	if (v->werr)
+		return terr(-v->werr, "%s: an earlier write failed", v->path);
 	if (off > v->size || len > v->size - off) {
 		v->write_errors++;
 		return terr(EIO, "%s: write beyond end of device (offset %llu)", v->path, (unsigned long long)off);

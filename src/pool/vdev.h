@@ -35,6 +35,7 @@ typedef struct vdev {
 	uint8_t *q;            /* write-combining buffer: contiguous writes not yet issued */
 	uint64_t qoff;
 	size_t qlen;
+	int werr;              /* a combined write failed: every later write and flush fails */
 } vdev_t;
 
 /* Open a file or block device read-write (readonly if ro). Fails with a message naming the

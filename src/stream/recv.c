@@ -164,15 +164,62 @@ static int take_snapshot(dsl_t *d, const char *tname, const char *snapname, cons
 	return dsl_snapshot_ex(d, names, 1, g, cr, 0, NULL);
 }
 
+/* Any snapshot of the pool with this guid (the origin of a clone sent with -i origin). */
+static dsl_ds_t *any_snap_by_guid(dsl_t *d, uint64_t guid)
+{
+	for (size_t i = 0; i < d->nds; i++)
+		if (d->ds[i]->type == DS_SNAPSHOT && d->ds[i]->guid == guid)
+			return d->ds[i];
+	return NULL;
+}
+
+/* Create the missing containers above name (as zfs receive -d/-e and -R do). */
+static int ensure_parents(dsl_t *d, const char *name)
+{
+	char path[DS_NAME_MAX * 2];
+	snprintf(path, sizeof(path), "%s", name);
+	for (char *sl = strchr(path, '/'); sl; sl = strchr(sl + 1, '/')) {
+		*sl = 0;
+		dsl_ds_t *p = dsl_lookup(d, path);
+		terr_clear();
+		if (!p)
+			TRY(dsl_create(d, path, 0, 0, 0, NULL, 0));
+		else if (p->type != DS_FILESYSTEM)
+			return terr(EINVAL, "parent '%s' is not a filesystem", path);
+		*sl = '/';
+	}
+	return 0;
+}
+
+/* The properties data is written with while receiving: the stream's (as received), the
+ * target's own local ones (they win over received), then -o. */
+static int prepare_partial(rctx_t *c, dsl_ds_t *part, dsl_ds_t *target, const sr_begin_t *b)
+{
+	TRY(apply_props(c, part, b));
+	if (target && target != part)
+		for (size_t i = 0; i < target->nprops; i++)
+			if (target->props[i].source == PROP_LOCAL && target->props[i].name[0] != '%' &&
+			    (!strcmp(target->props[i].name, "compression") || !strcmp(target->props[i].name, "checksum")))
+				TRY(dsl_prop_set(c->d, part, target->props[i].name, target->props[i].value, PROP_LOCAL));
+	for (int k = 0; k < c->o->nset; k++) { /* -o last: it wins */
+		char name[PROP_NAME_MAX];
+		const char *eq = strchr(c->o->set[k], '=');
+		snprintf(name, sizeof(name), "%.*s", (int)(eq - c->o->set[k]), c->o->set[k]);
+		TRY(dsl_prop_set(c->d, part, name, eq + 1, PROP_LOCAL));
+	}
+	return 0;
+}
+
+enum finish_mode { FIN_NONE, FIN_NEW, FIN_REPLACE, FIN_SWAP, FIN_INPLACE, FIN_SKIP };
+
 static int substream(rctx_t *c, const sr_hdr_t *bh)
 {
 	dsl_t *d = c->d;
 	sr_begin_t b;
 	TRY(sr_begin_decode(c->r->buf, bh->len, &b));
-	int rc = 0;
+	int rc = 0, mode = FIN_NONE, verify_only = c->o->dryrun;
 	dsl_ds_t *part = NULL, *target = NULL, *from = NULL;
-	int created = 0, skip = 0, replace = 0, inplace = 0;
-	char tname[DS_NAME_MAX * 2], sender_ds[DS_NAME_MAX], snapname[DS_NAME_MAX];
+	char tname[DS_NAME_MAX * 2], pname[DS_NAME_MAX * 2 + 8], sender_ds[DS_NAME_MAX], snapname[DS_NAME_MAX];
 	snprintf(sender_ds, sizeof(sender_ds), "%.*s", (int)strcspn(b.toname, "@"), b.toname);
 	snprintf(snapname, sizeof(snapname), "%s", strchr(b.toname, '@') + 1);
 	b.to_guid = bh->arg0; /* the guids travel in the record header */
@@ -183,13 +230,14 @@ static int substream(rctx_t *c, const sr_hdr_t *bh)
 		size_t tl = strlen(c->pkg_top);
 		if (strncmp(sender_ds, c->pkg_top, tl) || (sender_ds[tl] && sender_ds[tl] != '/'))
 			rc = terr(EINVAL, "invalid stream (dataset outside the package)");
-		else if (target_for(c->o, c->pkg_top, tname, sizeof(tname)) == 0)
+		else if ((rc = target_for(c->o, c->pkg_top, tname, sizeof(tname))) == 0)
 			strncat(tname, sender_ds + tl, sizeof(tname) - strlen(tname) - 1);
 	} else if (rc == 0) {
 		rc = target_for(c->o, sender_ds, tname, sizeof(tname));
 	}
 	if (rc == 0 && (name_check(tname, NAME_DATASET) < 0 || name_check(b.toname, NAME_SNAPSHOT) < 0))
 		rc = terr_prefix(-EINVAL, "invalid name in the stream");
+	partial_name(tname, pname, sizeof(pname));
 	if (rc == 0) {
 		target = dsl_lookup(d, tname);
 		terr_clear();
@@ -203,64 +251,75 @@ static int substream(rctx_t *c, const sr_hdr_t *bh)
 		rc = dsl_destroy(d, stale);
 		stale = NULL;
 	}
-	if (rc == 0 && target && (target->flags & DSF_INCONSISTENT) && !(b.features & SRF_RESUME))
-		target = NULL, rc = terr(EBUSY, "destination contains partially-complete state from \"zfs receive -s\".");
 	if (rc == 0 && (b.features & SRF_RESUME)) {
 		const dsl_prop_t *pr = stale ? dsl_prop_find(stale, RESUME_PROP) : NULL;
 		resume_token_t t;
 		if (!pr || resume_token_decode(pr->value, &t) < 0 || t.to_guid != b.to_guid ||
-		    t.from_guid != b.from_guid || t.offset != b.resume_offset)
+		    t.from_guid != b.from_guid || t.offset != b.resume_offset) {
 			rc = terr(EINVAL, "no matching partially received state to resume into '%s'", tname);
-		else
+		} else if (!verify_only) {
 			part = stale;
-		if (part && b.from_guid) {
-			from = part->origin ? dsl_by_id(d, part->origin) : NULL;
-			target = dsl_lookup(d, tname);
+			if (part == target) /* a new dataset (full stream, or a clone) */
+				target = NULL, mode = FIN_NEW;
+			else if (b.from_guid) /* an incremental into the target */
+				mode = FIN_SWAP, from = part->origin ? dsl_by_id(d, part->origin) : NULL;
+			else /* a full stream replacing the target (-F) */
+				mode = FIN_REPLACE;
+			if (mode != FIN_NEW && !target)
+				rc = terr(ENOENT, "destination '%s' does not exist", tname);
 		}
-	} else if (rc == 0 && stale && stale != target) {
+	} else if (rc == 0 && target && (target->flags & DSF_INCONSISTENT)) {
 		rc = terr(EBUSY, "destination contains partially-complete state from \"zfs receive -s\".");
-	}
-	if (rc == 0 && !part && b.from_guid == 0) { /* full stream */
-		if (target && snap_by_guid(d, target, b.to_guid) && c->pkg) {
-			skip = 1; /* already here (a package re-sent): nothing to do */
-		} else if (target && !c->o->force) {
+	} else if (rc == 0 && stale) {
+		rc = terr(EBUSY, "destination contains partially-complete state from \"zfs receive -s\".");
+	} else if (rc == 0 && b.from_guid == 0) { /* full stream */
+		if (target && snap_by_guid(d, target, b.to_guid) && c->pkg)
+			mode = FIN_SKIP; /* already here (a package re-sent): nothing to do */
+		else if (target && !c->o->force)
 			rc = terr(EEXIST, "destination '%s' exists\nmust specify -F to overwrite it", tname);
-		} else if (target && newest_snap(d, target)) {
+		else if (target && newest_snap(d, target)) {
 			char sn[DS_NAME_MAX];
 			dsl_fullname(d, newest_snap(d, target), sn, sizeof(sn));
 			rc = terr(EEXIST, "destination has snapshots (eg. %s)\nmust destroy them to overwrite it", sn);
-		} else if (target && b.dstype == DS_FILESYSTEM && target->type == DS_FILESYSTEM) {
-			inplace = 1; /* a container holds no data: receive it where it is (even a pool's root) */
-		} else if (!c->o->dryrun) {
-			char pn[DS_NAME_MAX * 2];
-			if (target)
-				partial_name(tname, pn, sizeof(pn)), replace = 1;
-			rc = dsl_create_hidden(d, target ? pn : tname, NULL, b.dstype == DS_VOLUME ? b.volsize : 0,
-					       b.volblocksize, &part);
-			created = rc == 0;
+		} else if (target && b.dstype == DS_FILESYSTEM && target->type == DS_FILESYSTEM)
+			mode = FIN_INPLACE; /* a container holds no data: receive it where it is (even a pool's root) */
+		else
+			mode = target ? FIN_REPLACE : FIN_NEW;
+		if (rc == 0 && !verify_only && (mode == FIN_NEW || mode == FIN_REPLACE)) {
+			rc = ensure_parents(d, tname);
+			if (rc == 0)
+				rc = dsl_create_hidden(d, mode == FIN_REPLACE ? pname : tname, NULL,
+						       b.dstype == DS_VOLUME ? b.volsize : 0, b.volblocksize, &part);
 		}
-	} else if (rc == 0 && !part) { /* incremental stream */
-		if (!target)
-			rc = terr(ENOENT, "destination '%s' does not exist", tname);
-		else if (snap_by_guid(d, target, b.to_guid))
-			skip = 1; /* already received */
-		else if (!(from = snap_by_guid(d, target, b.from_guid)))
+	} else if (rc == 0) { /* incremental stream */
+		if (!target) { /* a clone sent with -i origin: its origin must be here */
+			from = any_snap_by_guid(d, b.from_guid);
+			if (!from && !verify_only)
+				rc = terr(ENOENT, "destination '%s' does not exist", tname);
+			mode = FIN_NEW;
+			if (rc == 0 && from && !verify_only) {
+				rc = ensure_parents(d, tname);
+				if (rc == 0)
+					rc = dsl_create_hidden(d, tname, from, 0, 0, &part);
+			}
+		} else if (snap_by_guid(d, target, b.to_guid)) {
+			mode = FIN_SKIP; /* already received */
+		} else if (!(from = snap_by_guid(d, target, b.from_guid))) {
 			rc = terr(ENOENT, "most recent snapshot of %s does not\nmatch incremental source", tname);
-		else if (!c->o->force && from != newest_snap(d, target))
+		} else if (!c->o->force && (from != newest_snap(d, target) || target->unique || target->dl.n)) {
 			rc = terr(EEXIST, "destination %s has been modified\nsince most recent snapshot", tname);
-		else if (!c->o->force && (target->unique || target->dl.n))
-			rc = terr(EEXIST, "destination %s has been modified\nsince most recent snapshot", tname);
-		else if (target->type != b.dstype)
+		} else if (target->type != b.dstype) {
 			rc = terr(EINVAL, "incremental stream of a different dataset type");
-		else if (!c->o->dryrun) {
-			char pn[DS_NAME_MAX * 2];
-			partial_name(tname, pn, sizeof(pn));
-			rc = dsl_create_hidden(d, pn, from, 0, 0, &part);
-			created = rc == 0;
+		} else {
+			mode = FIN_SWAP;
+			if (!verify_only)
+				rc = dsl_create_hidden(d, pname, from, 0, 0, &part);
 		}
 	}
 	/* the records */
 	vol_t *v = NULL;
+	if (rc == 0 && part && !(b.features & SRF_RESUME))
+		rc = prepare_partial(c, part, target, &b);
 	if (rc == 0 && part && b.dstype == DS_VOLUME) {
 		if (part->volblocksize != b.volblocksize)
 			rc = terr(EINVAL, "invalid stream (block size differs from the destination's)");
@@ -290,12 +349,14 @@ static int substream(rctx_t *c, const sr_hdr_t *bh)
 						  (unsigned long long)h.arg0);
 			}
 			if (rc == 0 && v) {
-				if (rc == 0 && vol_dirty_bytes(v) + h.arg1 > (64u << 20)) /* a commit is coming */
-					rc = note_resume(c, part, &b, h.arg0);
+				/* what a commit inside the throttle makes durable resumes here */
+				rc = note_resume(c, part, &b, h.arg0);
 				if (rc == 0)
 					rc = dsl_write_throttle(d, part, h.arg1);
 				if (rc == 0)
 					rc = vol_write(v, h.arg0, h.arg1, h.flags ? c->buf : c->r->buf);
+				if (rc == 0 && h.flags) /* -c: stored compressed as it was sent */
+					rc = tree_set_comp(&v->tree, h.arg0 / b.volblocksize, h.flags);
 			}
 			next = h.arg0 + h.arg1;
 			break;
@@ -321,14 +382,31 @@ static int substream(rctx_t *c, const sr_hdr_t *bh)
 		}
 		records++;
 	}
-	/* finish: one atomic step */
-	if (rc == 0 && part && !skip) {
-		if (replace) {
+	if (rc < 0) { /* the stream failed: the partial holds only whole records */
+		if (part && !d->pool->suspended) {
+			char msg[TERR_MSG_MAX];
+			int code = terr_code();
+			snprintf(msg, sizeof(msg), "%s", terr_msg());
+			if (c->o->resumable && (part->flags & DSF_INCONSISTENT)) {
+				if (note_resume(c, part, &b, next) == 0) /* keep it: it resumes from `next` */
+					dsl_commit(d);
+			} else if (dsl_destroy(d, part) == 0) {
+				dsl_commit(d);
+			}
+			rc = terr(code ? code : EIO, "%s", msg);
+		}
+		sr_begin_free(&b);
+		return rc;
+	}
+	/* finish: one atomic step. A failure here leaves memory half-changed: nothing more is
+	 * committed (the caller does not commit either) and the partial is cleaned up later. */
+	if (!verify_only && mode != FIN_SKIP) {
+		if (mode == FIN_REPLACE) {
 			rc = dsl_destroy(d, target);
 			if (rc == 0)
 				rc = dsl_rename(d, part, tname);
 			target = part;
-		} else if (b.from_guid) {
+		} else if (mode == FIN_SWAP) {
 			if (c->o->force) { /* roll back to the source: newer snapshots go, changes go */
 				dsl_ds_t **sv;
 				size_t sn = dsl_snapshots(d, target, &sv);
@@ -340,36 +418,18 @@ static int substream(rctx_t *c, const sr_hdr_t *bh)
 			}
 			if (rc == 0)
 				rc = dsl_recv_swap(d, target, part);
-		} else {
+		} else if (mode == FIN_NEW) {
 			target = part;
 		}
-		if (rc == 0) {
+		part = NULL; /* from here on it is the target (or gone) */
+		if (rc == 0 && mode != FIN_INPLACE) {
 			target->flags &= ~DSF_INCONSISTENT;
 			dsl_prop_remove(target, RESUME_PROP, 0);
+		}
+		if (rc == 0)
 			rc = apply_props(c, target, &b);
-		}
 		if (rc == 0)
 			rc = take_snapshot(d, tname, snapname, &b);
-	} else if (rc == 0 && inplace && !c->o->dryrun) {
-		rc = apply_props(c, target, &b);
-		if (rc == 0)
-			rc = take_snapshot(d, tname, snapname, &b);
-	} else if (rc == 0 && !part && !skip && !c->o->dryrun) {
-		rc = terr(EIO, "internal error: nothing to receive into");
-	}
-	if (rc < 0 && part && !c->o->dryrun) {
-		char msg[TERR_MSG_MAX];
-		int code = terr_code();
-		snprintf(msg, sizeof(msg), "%s", terr_msg());
-		if (c->o->resumable && part->flags & DSF_INCONSISTENT && !d->pool->suspended) {
-			/* keep what arrived intact: it resumes from `next` */
-			if (note_resume(c, part, &b, next) == 0)
-				dsl_commit(d);
-		} else if (!d->pool->suspended && (created || part)) {
-			if (dsl_destroy(d, part) == 0)
-				dsl_commit(d);
-		}
-		rc = terr(code ? code : EIO, "%s", msg);
 	}
 	if (rc == 0 && c->note)
 		c->note(c->arg, b.toname, b.from_guid ? b.fromname : NULL, c->r->bytes - start);
@@ -489,10 +549,16 @@ int stream_recv(dsl_t *d, const recv_opts_t *o, FILE *in, recv_note_fn note, voi
 		rc = n;
 	if (rc == 0 && !(c.buf = malloc(1u << 20)))
 		rc = terr(ENOMEM, "out of memory");
-	if (rc == 0 && h.type == SR_BEGIN) {
-		rc = substream(&c, &h);
-		if (rc == 0 && (n = srr_next(&r, &h)) != 0)
-			rc = n < 0 ? n : terr(EINVAL, "invalid stream (data after the END record)");
+	if (rc == 0 && h.type == SR_BEGIN) { /* one substream, or several back to back (-I) */
+		while (rc == 0) {
+			rc = substream(&c, &h);
+			if (rc == 0 && (n = srr_next(&r, &h)) <= 0) {
+				rc = n;
+				break;
+			}
+			if (rc == 0 && h.type != SR_BEGIN)
+				rc = terr(EINVAL, "invalid stream (record type %u after an END record)", h.type);
+		}
 	} else if (rc == 0 && h.type == SR_PKG_BEGIN) {
 		pkg_ds_t *ds = NULL;
 		uint32_t nds = 0;

@@ -15,6 +15,7 @@ struct dirty_blk {
 	avl_node_t node;
 	uint64_t blkid;
 	uint8_t *buf; /* NULL: the block becomes a hole */
+	int comp;     /* compression for this block, or -1: the tree's */
 };
 
 struct tnode {
@@ -261,6 +262,7 @@ static int add_dirty(tree_t *t, uint64_t blkid, uint8_t *buf, struct dirty_blk *
 		return terr(ENOMEM, "out of memory");
 	d->blkid = blkid;
 	d->buf = buf;
+	d->comp = -1;
 	avl_insert(&t->dirty, &d->node);
 	t->dirty_count++;
 	*out = d;
@@ -268,9 +270,19 @@ static int add_dirty(tree_t *t, uint64_t blkid, uint8_t *buf, struct dirty_blk *
 }
 
 static int dirty_common(tree_t *t, uint64_t blkid, uint8_t **buf, int fill);
+static struct dirty_blk *find_dirty(tree_t *t, uint64_t blkid);
 
 int tree_dirty(tree_t *t, uint64_t blkid, uint8_t **buf) { return dirty_common(t, blkid, buf, 1); }
 int tree_dirty_full(tree_t *t, uint64_t blkid, uint8_t **buf) { return dirty_common(t, blkid, buf, 0); }
+
+int tree_set_comp(tree_t *t, uint64_t blkid, int comp)
+{
+	struct dirty_blk *d = find_dirty(t, blkid);
+	if (!d)
+		return terr(ENOENT, "block %llu is not dirty", (unsigned long long)blkid);
+	d->comp = comp;
+	return 0;
+}
 
 static int dirty_common(tree_t *t, uint64_t blkid, uint8_t **buf, int fill)
 {
@@ -401,7 +413,8 @@ int tree_sync(tree_t *t)
 				continue; /* a hole stays the same hole */
 			nb.birth = txg;
 		} else {
-			TRY(pool_write_block(t->pool, BPT_DATA, 0, d->buf, t->phys.dblksz, t->comp, t->cksum, &nb));
+			TRY(pool_write_block(t->pool, BPT_DATA, 0, d->buf, t->phys.dblksz, d->comp >= 0 ? d->comp : t->comp,
+					     t->cksum, &nb));
 		}
 		TRY(replace_kid(t, n, slot, &nb));
 	}

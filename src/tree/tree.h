@@ -68,6 +68,9 @@ int tree_dirty(tree_t *t, uint64_t blkid, uint8_t **buf);
 /* As tree_dirty, for a caller that overwrites the whole block: the old contents are not read
  * (the buffer's contents are unspecified). */
 int tree_dirty_full(tree_t *t, uint64_t blkid, uint8_t **buf);
+/* Write dirty block blkid with compression `comp` instead of the tree's (zfs receive of a -c
+ * stream keeps blocks compressed as they were sent). */
+int tree_set_comp(tree_t *t, uint64_t blkid, int comp);
 /* Make blocks [first, first+count) holes (without reading them). */
 int tree_punch(tree_t *t, uint64_t first, uint64_t count);
 /* Bytes of dirty data held in memory. */

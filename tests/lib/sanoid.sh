@@ -15,9 +15,17 @@
 # Never touches /etc/sanoid: every sanoid call gets its own --configdir/--cache-dir/--run-dir.
 #
 # What it gives:
+#   U                        a suffix unique to this run (from $T) for pool names: sanoid and
+#                            syncoid look at every process on the machine (`ps -Ao args=`) for
+#                            a `zfs send|receive ... <dataset>` and defer or refuse while one
+#                            runs, so a parallel run of the same test (another checkout, the
+#                            sanitizer build) must use other dataset names
 #   descendants PID          every descendant process of PID (depth first)
 #   find_child PID REGEX     the first descendant of PID whose command line (args joined by
-#                            spaces) matches the extended REGEX; status 1 if none
+#                            spaces) matches the extended REGEX, not counting `sh -c` shells
+#                            (syncoid runs its pipeline in one); status 1 if none
+#   ZFS_RECEIVE, ZFS_SEND    REGEXes for the command line of a `zfs receive`/`zfs send` (also
+#                            as run through TARN_WRAP: "... tarn zfs receive ...")
 #   proc_rchar PID           bytes PID has read so far (/proc/PID/io rchar; 0 if gone)
 #   proc_wchar PID           bytes PID has written so far (wchar)
 
@@ -40,6 +48,9 @@ done
 unset _c
 [ "$(type -P zfs)" = "$T/bin/zfs" ] || t_skip_all "cannot put $T/bin first in PATH"
 
+# shellcheck disable=SC2034  # used by the scripts that source this
+U=$(printf '%s' "${T##*.}" | tr 'A-Z' 'a-z' | tr -cd 'a-z0-9')
+
 descendants() {
   local c
   for c in $(pgrep -P "$1" 2>/dev/null); do
@@ -52,6 +63,7 @@ find_child() {
   local p args
   for p in $(descendants "$1"); do
     { args=$(tr '\0' ' ' <"/proc/$p/cmdline"); } 2>/dev/null || continue
+    case $args in sh\ -c\ * | /bin/sh\ -c\ *) continue ;; esac
     if printf '%s\n' "$args" | grep -qE -- "$2"; then
       echo "$p"
       return 0
@@ -60,5 +72,9 @@ find_child() {
   return 1
 }
 
+# shellcheck disable=SC2034
+ZFS_RECEIVE='(^|[ /])zfs (receive|recv) '
+# shellcheck disable=SC2034
+ZFS_SEND='(^|[ /])zfs send '
 proc_rchar() { awk '$1 == "rchar:" { print $2; f = 1 } END { if (!f) print 0 }' "/proc/$1/io" 2>/dev/null || echo 0; }
 proc_wchar() { awk '$1 == "wchar:" { print $2; f = 1 } END { if (!f) print 0 }' "/proc/$1/io" 2>/dev/null || echo 0; }
