@@ -425,7 +425,9 @@ static int row_cmp(const void *a, const void *b)
 		int r;
 		if (x->numeric[k] && y->numeric[k])
 			r = x->num[k] < y->num[k] ? -1 : x->num[k] > y->num[k];
-		else if (x->numeric[k] != y->numeric[k]) /* "-" (not applicable) sorts last */
+		else if (x->numeric[k] != y->numeric[k] && (!strcmp(x->vals[k], "-") || !strcmp(y->vals[k], "-")))
+			return !strcmp(x->vals[k], "-") ? 1 : -1; /* not applicable: last, either direction */
+		else if (x->numeric[k] != y->numeric[k])
 			r = x->numeric[k] ? -1 : 1;
 		else
 			r = strcmp(x->vals[k], y->vals[k]);
@@ -599,7 +601,7 @@ static int do_list(int argc, char **argv)
 
 static int do_get(int argc, char **argv)
 {
-	int c, scripted = 0, parsable = 0, recurse = 0, depth = -1, types = T_FS | T_VOL | T_SNAP;
+	int c, scripted = 0, parsable = 0, recurse = 0, depth = -1, types = T_FS | T_VOL | T_SNAP | T_BOOK;
 	char *fields = NULL, *sources = NULL;
 	optind = 1;
 	int json = 0, json_int = 0;
@@ -1025,8 +1027,8 @@ static int do_bookmark(int argc, char **argv)
 	if (argc != 3)
 		return usage_err(argc < 3 ? "missing snapshot or bookmark argument" : "too many arguments");
 	const char *src = argv[1], *book = argv[2];
-	char full[DS_NAME_MAX * 2];
-	if (book[0] == '#') { /* short form: same dataset as the source */
+	char full[DS_NAME_MAX * 2], sfull[DS_NAME_MAX * 2];
+	if (book[0] == '#' && src[0] != '@' && src[0] != '#') { /* short form: the source's dataset */
 		snprintf(full, sizeof(full), "%.*s%s", (int)strcspn(src, "@#"), src, book);
 		book = full;
 	}
@@ -1034,11 +1036,20 @@ static int do_bookmark(int argc, char **argv)
 		fprintf(stderr, "invalid bookmark name '%s': must contain a '#'\n", book);
 		return usage_err(NULL);
 	}
+	if (src[0] == '@' || src[0] == '#') { /* short source: the bookmark's dataset */
+		snprintf(sfull, sizeof(sfull), "%.*s%s", (int)strcspn(book, "#"), book, src);
+		src = sfull;
+	}
 	cli_pool_t cp;
 	if (cli_open_for(src, &cp) < 0)
 		return cli_fail("bookmark '%s'", src);
 	dsl_ds_t *s = dsl_lookup(cp.dsl, src);
-	if (!s || dsl_bookmark(cp.dsl, s, book) < 0) {
+	if (!s) {
+		cli_close(&cp, 0);
+		fprintf(stderr, "cannot open '%s': dataset does not exist\n", src);
+		return usage_err(NULL);
+	}
+	if (dsl_bookmark(cp.dsl, s, book) < 0) {
 		cli_close(&cp, 0);
 		return cli_fail("create bookmark '%s'", book);
 	}
@@ -1070,8 +1081,12 @@ static int do_hold_release(int argc, char **argv, int hold)
 		}
 		dsl_ds_t *s = dsl_lookup(cp.dsl, argv[i]);
 		int rc = s ? 0 : -ENOENT;
-		if (s && s->type != DS_SNAPSHOT)
-			rc = terr(EINVAL, "operation only applies to snapshots");
+		if (s && s->type != DS_SNAPSHOT) {
+			cli_close(&cp, 0);
+			fprintf(stderr, "'%s' is not a snapshot\n", argv[i]);
+			ret = 1;
+			continue;
+		}
 		/* -r: the snapshot of the same name in every descendant */
 		dslist_t l = { 0 };
 		if (rc == 0 && recurse) {
@@ -1121,7 +1136,12 @@ static int do_holds(int argc, char **argv)
 			ret = 1;
 			continue;
 		}
-		if (recurse && s->type == DS_SNAPSHOT) {
+		if (s->type != DS_SNAPSHOT) {
+			fprintf(stderr, "'%s' is not a snapshot\n", argv[i]);
+			ret = 1;
+			continue;
+		}
+		if (recurse) {
 			dslist_t all = { 0 };
 			visit(&all, d, dsl_by_id(d, s->parent), T_FS | T_VOL | T_SNAP, -1);
 			for (size_t k = 0; k < all.n; k++)
@@ -1150,7 +1170,7 @@ static int do_holds(int argc, char **argv)
 			const char *cells[] = { name, l.v[i]->holds[h].tag, ts };
 			table_add(&t, cells);
 		}
-	if (t.nrows)
+	if (t.nrows || (!scripted && l.n))
 		table_print(&t, stdout, scripted, 1);
 	table_free(&t);
 	free(l.v);
@@ -1178,17 +1198,27 @@ static int do_rename(int argc, char **argv)
 	snprintf(to, sizeof(to), "%s", argv[optind + 1]);
 	if (strchr(from, '@') && to[0] == '@') /* short form: rename ds@a @b */
 		snprintf(to, sizeof(to), "%.*s%s", (int)strcspn(from, "@"), from, argv[optind + 1]);
+	else if (strchr(from, '@') && !strpbrk(to, "@/")) /* short form: rename ds@a b */
+		snprintf(to, sizeof(to), "%.*s@%s", (int)strcspn(from, "@"), from, argv[optind + 1]);
+	if (recurse && !strchr(from, '@')) {
+		fprintf(stderr, "source dataset for recursive rename must be a snapshot\n");
+		return usage_err(NULL);
+	}
+	if (!strcmp(from, to))
+		return 0; /* as zfs: renaming to the same name succeeds */
 	if (strcspn(from, "/@#") != strcspn(to, "/@#") || strncmp(from, to, strcspn(from, "/@#"))) {
 		fprintf(stderr, "cannot rename to '%s': datasets must be within same pool\n", to);
 		return 1;
 	}
-	if (recurse && !strchr(from, '@'))
-		return usage_err("-r applies to snapshots only");
 	cli_pool_t cp;
 	if (cli_open_for(from, &cp) < 0)
 		return cli_fail("open '%s'", from);
 	dsl_ds_t *ds = dsl_lookup(cp.dsl, from);
-	int rc = ds ? 0 : -ENOENT;
+	if (!ds) {
+		cli_close(&cp, 0);
+		return cli_fail("open '%s'", from);
+	}
+	int rc = 0;
 	if (rc == 0 && parents && dsl_is_head(ds)) { /* -p: create missing parents */
 		char path[DS_NAME_MAX * 2];
 		snprintf(path, sizeof(path), "%s", to);
@@ -1204,6 +1234,15 @@ static int do_rename(int argc, char **argv)
 		const char *newsnap = strchr(to, '@') + 1;
 		dslist_t l = { 0 };
 		visit(&l, cp.dsl, dsl_by_id(cp.dsl, ds->parent), T_SNAP | T_FS | T_VOL, -1);
+		for (size_t k = 0; k < l.n && rc == 0; k++) /* all or nothing: check first */
+			if (l.v[k]->type == DS_SNAPSHOT && !strcmp(l.v[k]->name, newsnap)) {
+				cli_close(&cp, 0);
+				fprintf(stderr, "cannot rename '%s': a child dataset already has a snapshot with the new name\n",
+					from);
+				free(l.v);
+				free(l.d);
+				return 1;
+			}
 		for (size_t k = 0; k < l.n && rc == 0; k++) {
 			if (l.v[k]->type != DS_SNAPSHOT || strcmp(l.v[k]->name, ds->name) || l.v[k] == ds)
 				continue;
@@ -1218,12 +1257,12 @@ static int do_rename(int argc, char **argv)
 	}
 	if (rc == 0)
 		rc = dsl_rename(cp.dsl, ds, to);
-	if (rc < 0) {
+	if (rc < 0) { /* as zfs_rename: checks name the target, the kernel's EEXIST the source */
 		cli_close(&cp, 0);
-		return cli_fail("rename to '%s'", to);
+		return rc == -EEXIST ? cli_fail("rename '%s'", from) : cli_fail("rename to '%s'", to);
 	}
 	if (cli_close(&cp, 1) < 0)
-		return cli_fail("rename to '%s'", to);
+		return cli_fail("rename '%s'", from);
 	return 0;
 }
 
@@ -1407,7 +1446,10 @@ static int do_destroy(int argc, char **argv)
 		}
 	} else {
 		dsl_ds_t *ds = dsl_lookup(d, name);
-		if (!ds) {
+		if (!ds && strchr(name, '#')) {
+			fprintf(stderr, "bookmark '%s' does not exist.\n", name);
+			ret = 1;
+		} else if (!ds) {
 			ret = cli_fail("open '%s'", name);
 		} else if (ds->parent == 0) {
 			fprintf(stderr, "cannot destroy '%s': operation does not apply to pools\n"

@@ -871,8 +871,11 @@ int dsl_promote(dsl_t *d, dsl_ds_t *c)
 	for (size_t i = 0; i < nh && rc == 0; i++)
 		for (size_t k = 0; k < nc && hs[i]->createtxg <= o->createtxg; k++)
 			if (!strcmp(hs[i]->name, cs[k]->name))
-				rc = terr(EEXIST, "snapshot name '%s' from origin conflicts with an existing snapshot",
-					  hs[i]->name);
+			{
+				char on[DS_NAME_MAX];
+				dsl_fullname(d, hs[i], on, sizeof(on));
+				rc = terr(EEXIST, "conflicting snapshot '%s' from parent '%s'", hs[i]->name, on);
+			}
 	if (rc == 0)
 		rc = sync_vols(d);
 	/* 1. re-key what the clone side killed from the origin: those blocks' first containing
