@@ -102,7 +102,7 @@ static void print_plan(const send_plan_t *pl, int parsable, FILE *f)
 	}
 }
 
-/* Find a snapshot or bookmark by guid in any known pool (for -t). */
+/* Find a snapshot or bookmark by guid in the pool the token names (for -t). */
 static dsl_ds_t *by_guid(dsl_t *d, uint64_t guid, int type)
 {
 	for (size_t i = 0; i < d->nds; i++)
@@ -176,6 +176,7 @@ int cmd_send(int argc, char **argv)
 		o.intermediates = 0;
 		o.replicate = 0;
 		o.compressed = (t.features & SRF_COMPRESSED) != 0;
+		o.props = (t.features & SRF_PROPS) != 0;
 		o.resuming = 1;
 		o.resume_offset = t.offset;
 	} else {

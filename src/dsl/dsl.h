@@ -128,7 +128,8 @@ int dsl_snapshot_ex(dsl_t *d, char *const *names, int n, const uint64_t *guids, 
 		    int nocommit, int *failed);
 /* Receive support. A partial receive is a hidden head: the target itself flagged
  * DSF_INCONSISTENT (a full stream into a new dataset), or a clone of the target's snapshot
- * named "<target>/%recv" (an incremental stream). Finishing an incremental moves the clone's
+ * named "<target>%recv" (an incremental stream, or a full one replacing the target with -F).
+ * Finishing an incremental moves the clone's
  * blocks into the target's head (the target must be unchanged since that snapshot) and
  * removes the clone, without copying data. */
 int dsl_recv_swap(dsl_t *d, dsl_ds_t *target, dsl_ds_t *partial);

@@ -5,7 +5,7 @@
  * visible after a crash until pool_commit() has written the space log, flushed, written the
  * uberblock for that txg into every vdev's ring and flushed again. Import picks the newest
  * uberblock whose checksum verifies and whose space log and catalog load; a damaged newest one
- * falls back to older ones.
+ * falls back to the one before it (only over corrupt metadata, never over a read error).
  *
  * A pool is opened by one process at a time (exclusive flock on every vdev).
  */
@@ -96,7 +96,7 @@ int pool_read_block(pool_t *p, const bp_t *bp, void *buf);
 int pool_read_stored(pool_t *p, const bp_t *bp, void *buf);
 /* Read the stored bytes and verify the checksum only (scrub). */
 int pool_verify_block(pool_t *p, const bp_t *bp);
-/* Free a block (deferred: reusable two txgs after the current one commits). Holes are no-ops. */
+/* Free a block (deferred: reusable once the open txg commits). Holes are no-ops. */
 int pool_free_block(pool_t *p, const bp_t *bp);
 
 /* Commit the open txg with `catalog` as the new catalog root. After any failed block write or

@@ -100,7 +100,7 @@ static int note_resume(rctx_t *c, dsl_ds_t *part, const sr_begin_t *b, uint64_t 
 	if (!c->o->resumable)
 		return 0;
 	resume_token_t t = { .to_guid = b->to_guid, .from_guid = b->from_guid, .offset = offset,
-			     .features = b->features & SRF_COMPRESSED };
+			     .features = b->features & (SRF_COMPRESSED | SRF_PROPS) };
 	snprintf(t.toname, sizeof(t.toname), "%s", b->toname);
 	snprintf(t.fromname, sizeof(t.fromname), "%s", b->fromname);
 	char tok[2600];

@@ -265,7 +265,7 @@ static int package(dsl_t *d, const steps_t *s, dsl_ds_t *top, dsl_ds_t *to, cons
 	char topname[DS_NAME_MAX];
 	dsl_fullname(d, top, topname, sizeof(topname));
 	for (size_t i = 0; i < s->ndsets; i++) {
-		cap += 1024 + s->dsets[i]->nprops * 8400;
+		cap += 1024 + s->dsets[i]->nprops * (2 * 2 + PROP_NAME_MAX + PROP_VALUE_MAX);
 		dsl_ds_t **v;
 		cap += dsl_snapshots(d, s->dsets[i], &v) * 300;
 		free(v);
@@ -307,7 +307,7 @@ static int package(dsl_t *d, const steps_t *s, dsl_ds_t *top, dsl_ds_t *to, cons
 			}
 		free(v);
 	}
-	if (!c.ok) {
+	if (!c.ok || c.pos > SR_MAX_PAYLOAD) {
 		free(buf);
 		return terr(E2BIG, "replication package description too large");
 	}

@@ -7,8 +7,8 @@
 #include "util/compress.h"
 #include "util/err.h"
 
-/* Clean indirect blocks kept in memory per open tree: a node is ~20 KiB decoded (256 block
- * pointers), so this bounds the cache at about 10 MiB per tree, over any amount of I/O. */
+/* Clean indirect blocks kept in memory per open tree: a node is ~16 KiB decoded (256 block
+ * pointers), so this bounds the cache at about 8 MiB per tree, over any amount of I/O. */
 #define TREE_CACHE_NODES 512
 
 struct dirty_blk {

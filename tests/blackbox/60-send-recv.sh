@@ -52,59 +52,71 @@ recv_from() { local f=$T/$1.s; shift; zfs receive "$@" <"$f"; }
 
 # acct POOL: the space relations on every dataset of POOL (records problems)
 acct() {
-  local n u us ud ur uc sum=0 root_uc
+  local n u us ud ur uc sum=0 root_uc= ssum
+  declare -A snapsum=()
+  while IFS=$'\t' read -r n u; do
+    snapsum[${n%@*}]=$(( ${snapsum[${n%@*}]:-0} + u ))
+  done < <(zfs list -Hp -t snapshot -o name,used -r "$1" 2>/dev/null)
   while IFS=$'\t' read -r n u us ud ur uc; do
     [ "$u" = $((us + ud + ur + uc)) ] ||
       prob "$n: used $u != usedsnap $us + usedds $ud + usedrefreserv $ur + usedchild $uc"
     [ "$n" = "$1" ] && root_uc=$uc
     case $n in */*/*) ;; */*) sum=$((sum + u)) ;; esac
-    local ssum=0 su
-    while read -r su; do ssum=$((ssum + su)); done < <(zfs list -Hp -o used -t snapshot "$n" 2>/dev/null)
+    ssum=${snapsum[$n]:-0}
     [ "$us" -ge "$ssum" ] || prob "$n: usedsnap $us < sum of its snapshots' used $ssum"
   done < <(zfs list -Hp -r -o name,used,usedbysnapshots,usedbydataset,usedbyrefreservation,usedbychildren "$1")
-  [ "${root_uc:-x}" = "$sum" ] || prob "$1: usedchild ${root_uc:-?} != sum of its children's used $sum"
+  [ "$root_uc" = "$sum" ] || prob "$1: usedchild ${root_uc:-?} != sum of its children's used $sum"
 }
 
-# cmp_snap S D [nospace]: D (a received snapshot) has S's guid, bytes and referenced
-cmp_snap() {
-  local s=$1 d=$2 a b
-  a=$(prop "$s" guid) b=$(prop "$d" guid)
-  [ -n "$a" ] && [ "$a" = "$b" ] || prob "$d: guid '$b', $s has '$a'"
-  if [ "$(prop "${s%@*}" type)" = volume ]; then
-    a=$(vmd5 "$s") b=$(vmd5 "$d")
-    [ "$a" = "$b" ] || prob "$d: bytes differ from $s (md5 $b, want $a)"
-  fi
-  if [ "${3:-}" != nospace ]; then
-    a=$(prop "$s" referenced) b=$(prop "$d" referenced)
-    [ "$a" = "$b" ] || prob "$d: referenced $b, $s has $a"
-  fi
+# snaptab DS: "SNAP GUID REFERENCED USED" for every snapshot of DS (one zfs get)
+snaptab() {
+  zfs get -Hp -o name,property,value -t snapshot -d 1 guid,referenced,used "$1" 2>/dev/null |
+    awk -F'\t' -v ds="$1" 'index($1, ds "@") == 1 {
+        s = substr($1, length(ds) + 2); if (!(s in seen)) { seen[s] = 1; order[++n] = s }; v[s, $2] = $3 }
+      END { for (i = 1; i <= n; i++) { s = order[i]; print s, v[s, "guid"], v[s, "referenced"], v[s, "used"] } }'
 }
+# field TAB SNAP N: field N of SNAP's line in a snaptab
+field() { awk -v s="$2" -v f="$3" '$1 == s { print $f }' <<<"$1"; }
 
 # check_recv DESC SRC DST "SNAPS" ["CMP"] [nospace|mirror]: one TAP line. DST has exactly the
-# snapshots SNAPS (short names, oldest first); those in CMP (default SNAPS) match SRC's; DST's
-# head reads as its newest snapshot and has SRC's volsize; the space relations hold on DST's
-# pool. mirror: SRC has exactly these snapshots too, so every snapshot's used and the heads'
-# usedsnap, usedds and usedrefreserv must be equal as well.
+# snapshots SNAPS (short names, oldest first); those in CMP (default SNAPS) have SRC's guid,
+# bytes and referenced (not with nospace); DST's head reads as its newest snapshot and has SRC's
+# volsize; the space relations hold on DST's pool. mirror: SRC has exactly these snapshots too,
+# so every snapshot's used and the heads' usedsnap, usedds and usedrefreserv must be equal too.
 check_recv() {
-  local desc=$1 s=$2 d=$3 want=$4 cmp=${5:-$4} opt=${6:-} got sn last p
+  local desc=$1 s=$2 d=$3 want=$4 cmp=${5:-$4} opt=${6:-} got sn last stab dtab a b type lastmd5=
   got=$(snaps "$d")
   [ "$got" = "$want" ] || prob "$d has snapshots '$got', want '$want'"
-  for sn in $cmp; do cmp_snap "$s@$sn" "$d@$sn" "$opt"; done
+  stab=$(snaptab "$s") dtab=$(snaptab "$d") type=$(prop "$s" type)
   last=${want##* }
-  if [ "$(prop "$s" type)" = volume ]; then
-    [ "$(vmd5 "$d")" = "$(vmd5 "$d@$last")" ] || prob "$d: head does not read as $d@$last"
-    [ "$(prop "$d" volsize)" = "$(prop "$s@$last" volsize)" ] ||
-      prob "$d: volsize $(prop "$d" volsize), $s@$last has $(prop "$s@$last" volsize)"
+  for sn in $cmp; do
+    a=$(field "$stab" "$sn" 2) b=$(field "$dtab" "$sn" 2)
+    [ -n "$a" ] && [ "$a" = "$b" ] || prob "$d@$sn: guid '$b', $s@$sn has '$a'"
+    if [ "$type" = volume ]; then
+      a=$(vmd5 "$s@$sn") b=$(vmd5 "$d@$sn")
+      [ "$a" = "$b" ] || prob "$d@$sn: bytes differ from $s@$sn (md5 $b, want $a)"
+      [ "$sn" = "$last" ] && lastmd5=$b
+    fi
+    if [ "$opt" != nospace ]; then
+      a=$(field "$stab" "$sn" 3) b=$(field "$dtab" "$sn" 3)
+      [ "$a" = "$b" ] || prob "$d@$sn: referenced $b, $s@$sn has $a"
+    fi
+  done
+  if [ "$type" = volume ]; then
+    [ -n "$lastmd5" ] || lastmd5=$(vmd5 "$d@$last")
+    [ "$(vmd5 "$d")" = "$lastmd5" ] || prob "$d: head does not read as $d@$last"
+    a=$(prop "$s@$last" volsize) b=$(prop "$d" volsize)
+    [ "$a" = "$b" ] || prob "$d: volsize $b, $s@$last has $a"
   fi
   if [ "$opt" = mirror ]; then
     [ "$(snaps "$s")" = "$want" ] || prob "(test) $s has snapshots '$(snaps "$s")', not '$want'"
     for sn in $want; do
-      [ "$(prop "$s@$sn" used)" = "$(prop "$d@$sn" used)" ] ||
-        prob "$d@$sn: used $(prop "$d@$sn" used), $s@$sn has $(prop "$s@$sn" used)"
+      a=$(field "$stab" "$sn" 4) b=$(field "$dtab" "$sn" 4)
+      [ "$a" = "$b" ] || prob "$d@$sn: used $b, $s@$sn has $a"
     done
-    for p in usedbysnapshots usedbydataset usedbyrefreservation; do
-      [ "$(prop "$s" $p)" = "$(prop "$d" $p)" ] || prob "$d: $p $(prop "$d" $p), $s has $(prop "$s" $p)"
-    done
+    a=$(zfs get -Hp -o property,value usedbysnapshots,usedbydataset,usedbyrefreservation "$s" | paste -sd' ')
+    b=$(zfs get -Hp -o property,value usedbysnapshots,usedbydataset,usedbyrefreservation "$d" | paste -sd' ')
+    [ "$a" = "$b" ] || prob "$d: space '$b', $s has '$a'"
   fi
   acct "${d%%/*}"
   t_check "$desc"
@@ -337,6 +349,13 @@ before=$(state bp)
 t_ok "receive -n of an incremental -R package" eval 'zfs send -R -I @r5 sp/ct@r6 | zfs receive -n bp/ct'
 t_ok "receive -n of a full -R package (4 snapshots each) into a new name" eval 'zfs send -R sp/ct@r6 | zfs receive -n bp/ctn'
 unchanged "... they change nothing" bp "$before"
+# zfs-receive(8) -F: "If receiving an incremental replication stream (for example, one generated
+# by zfs send -R [-i|-I]), destroy snapshots and file systems that do not exist on the sending side."
+t_ok "send -R -I @r5 sp/ct@r6 | receive bp/ct" eval 'zfs send -R -I @r5 sp/ct@r6 | zfs receive -u bp/ct'
+t_ok "zfs destroy -r sp/ct/v4; snapshot -r @r7" eval 'zfs destroy -r sp/ct/v4 && zfs snapshot -r sp/ct@r7'
+t_ok "send -R -I @r6 sp/ct@r7 | receive -F bp/ct" eval 'zfs send -R -I @r6 sp/ct@r7 | zfs receive -Fu bp/ct'
+t_eq "-R -F: bp/ct/v4, gone on the sender, is destroyed" "$(zfs list -H -o name -r bp/ct)" "$(zfs list -H -o name -r sp/ct | sed 's|^sp/|bp/|')"
+for ds in $CT; do check_recv "-R -F: bp/$ds mirrors sp/$ds (r2..r7)" "sp/$ds" "bp/$ds" "r2 r3 r4 r5 r6 r7" "r2 r3 r4 r5 r6 r7" mirror; done
 
 # ---- -d and -e -------------------------------------------------------------------------------
 t_ok "create bp/dd, bp/ee" eval 'zfs create bp/dd && zfs create bp/ee'
