@@ -173,9 +173,13 @@ static dsl_ds_t *any_snap_by_guid(dsl_t *d, uint64_t guid)
 	return NULL;
 }
 
-/* Create the missing containers above name (as zfs receive -d/-e and -R do). */
-static int ensure_parents(dsl_t *d, const char *name)
+/* Create the missing containers above name (as zfs receive -d/-e and -R do; a plain
+ * receive needs the parent to exist). */
+static int ensure_parents(rctx_t *c, const char *name)
 {
+	dsl_t *d = c->d;
+	if (!c->pkg && !c->o->name_mode)
+		return 0;
 	char path[DS_NAME_MAX * 2];
 	snprintf(path, sizeof(path), "%s", name);
 	for (char *sl = strchr(path, '/'); sl; sl = strchr(sl + 1, '/')) {
@@ -286,7 +290,7 @@ static int substream(rctx_t *c, const sr_hdr_t *bh)
 		else
 			mode = target ? FIN_REPLACE : FIN_NEW;
 		if (rc == 0 && !verify_only && (mode == FIN_NEW || mode == FIN_REPLACE)) {
-			rc = ensure_parents(d, tname);
+			rc = ensure_parents(c, tname);
 			if (rc == 0)
 				rc = dsl_create_hidden(d, mode == FIN_REPLACE ? pname : tname, NULL,
 						       b.dstype == DS_VOLUME ? b.volsize : 0, b.volblocksize, &part);
@@ -298,7 +302,7 @@ static int substream(rctx_t *c, const sr_hdr_t *bh)
 				rc = terr(ENOENT, "destination '%s' does not exist", tname);
 			mode = FIN_NEW;
 			if (rc == 0 && from && !verify_only) {
-				rc = ensure_parents(d, tname);
+				rc = ensure_parents(c, tname);
 				if (rc == 0)
 					rc = dsl_create_hidden(d, tname, from, 0, 0, &part);
 			}
