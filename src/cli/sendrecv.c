@@ -213,7 +213,7 @@ int cmd_send(int argc, char **argv)
 }
 
 struct recv_note {
-	int verbose;
+	int verbose, dryrun;
 	time_t start;
 };
 
@@ -224,10 +224,11 @@ static void recv_note(void *arg, const char *snap, const char *from, uint64_t by
 		return;
 	char b[32];
 	nicebytes(bytes, b, sizeof(b));
+	const char *verb = n->dryrun ? "would receive" : "received";
 	if (from)
-		fprintf(stderr, "received %s stream of %s (incremental from %s)\n", b, snap, from);
+		fprintf(stderr, "%s %s stream of %s (incremental from %s)\n", verb, b, snap, from);
 	else
-		fprintf(stderr, "received %s stream of %s (full)\n", b, snap);
+		fprintf(stderr, "%s %s stream of %s (full)\n", verb, b, snap);
 }
 
 /* With -s, termination is an interruption to survive: the signal only breaks the read of the
@@ -252,7 +253,7 @@ int cmd_receive(int argc, char **argv)
 	int c, abort_partial = 0;
 	recv_opts_t o = { 0 };
 	char *set[64], *excl[64];
-	struct recv_note note = { 0, time(NULL) };
+	struct recv_note note = { .start = time(NULL) };
 	optind = 1;
 	while ((c = getopt(argc, argv, "FunvsdeAho:x:")) != -1) {
 		switch (c) {
@@ -280,6 +281,7 @@ int cmd_receive(int argc, char **argv)
 	}
 	o.set = set;
 	o.exclude = excl;
+	note.dryrun = o.dryrun;
 	if (argc - optind != 1) {
 		fprintf(stderr, argc - optind < 1 ? "missing snapshot argument\n" : "too many arguments\n");
 		recv_usage(stderr);

@@ -1288,22 +1288,6 @@ static void list_dependents(dsl_t *d, dsl_ds_t *ds, FILE *f)
 	free(v);
 }
 
-static int destroy_tree(dsl_t *d, dsl_ds_t *ds)
-{
-	dsl_ds_t **v;
-	size_t n = dsl_children(d, ds, &v);
-	for (size_t i = 0; i < n; i++)
-		TRY(destroy_tree(d, v[i]));
-	free(v);
-	n = dsl_snapshots(d, ds, &v);
-	int rc = 0;
-	for (size_t i = n; rc == 0 && i-- > 0;)
-		rc = dsl_destroy(d, v[i]);
-	free(v);
-	TRY(rc);
-	return dsl_destroy(d, ds);
-}
-
 /* "cannot destroy X: <what> has dependent clones" listing the clones of snap. */
 static int clone_message(dsl_t *d, dsl_ds_t *snap, const char *fn, const char *what)
 {
@@ -1486,7 +1470,7 @@ static int do_destroy(int argc, char **argv)
 				if (o_in && !c_in)
 					ret = clone_message(d, o, name, ds->type == DS_VOLUME ? "volume" : "filesystem");
 			}
-			if (ret == 0 && destroy_tree(d, ds) < 0)
+			if (ret == 0 && dsl_destroy_recursive(d, ds) < 0)
 				ret = cli_fail("destroy '%s'", name);
 		}
 	}

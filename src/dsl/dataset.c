@@ -13,6 +13,7 @@
 #include "util/err.h"
 #include "util/guid.h"
 #include "util/names.h"
+#include "util/strnum.h"
 
 #define DIRTY_MAX_DEFAULT (64ull << 20)
 
@@ -419,9 +420,12 @@ static uint64_t dirty_total(const dsl_t *d)
 static uint64_t dirty_max(void)
 {
 	static uint64_t m;
-	if (!m) {
+	if (!m) { /* TARN_DIRTY_MAX: bytes, with suffixes (64M) */
 		const char *e = getenv("TARN_DIRTY_MAX");
-		m = e && atoll(e) > 0 ? (uint64_t)atoll(e) : DIRTY_MAX_DEFAULT;
+		uint64_t v = 0;
+		if (e && parse_size(e, &v) < 0)
+			terr_clear(), v = 0;
+		m = v ? v : DIRTY_MAX_DEFAULT;
 	}
 	return m;
 }
@@ -617,6 +621,23 @@ int dsl_destroy(dsl_t *d, dsl_ds_t *ds)
 	TRY(dl_remove(d->pool, &ds->dl, 0, UINT64_MAX, 0));
 	remove_ds(d, ds);
 	return 0;
+}
+
+int dsl_destroy_recursive(dsl_t *d, dsl_ds_t *ds)
+{
+	dsl_ds_t **v;
+	size_t n = dsl_children(d, ds, &v);
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		rc = dsl_destroy_recursive(d, v[i]);
+	free(v);
+	TRY(rc);
+	n = dsl_snapshots(d, ds, &v);
+	for (size_t i = n; rc == 0 && i-- > 0;)
+		rc = dsl_destroy(d, v[i]);
+	free(v);
+	TRY(rc);
+	return dsl_destroy(d, ds);
 }
 
 /* ---- snapshots, rollback, clones ---- */

@@ -119,6 +119,9 @@ int dsl_create(dsl_t *d, const char *name, uint64_t volsize, uint64_t volblocksi
 	       char *const *props, int nprops);
 /* Destroy one dataset (no children, no snapshots) or one snapshot (no clones). */
 int dsl_destroy(dsl_t *d, dsl_ds_t *ds);
+/* Destroy a dataset with its children and snapshots (newest first); stops at the first error
+ * (e.g. a snapshot with clones elsewhere: -EBUSY), leaving what is done in memory. */
+int dsl_destroy_recursive(dsl_t *d, dsl_ds_t *ds);
 /* Snapshot several heads atomically (one txg): names are full "ds@snap". All or nothing; on
  * failure *failed (if not NULL) is the index of the name at fault (-1 if none in particular). */
 int dsl_snapshot(dsl_t *d, char *const *names, int n, int *failed);

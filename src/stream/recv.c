@@ -164,13 +164,23 @@ static int take_snapshot(dsl_t *d, const char *tname, const char *snapname, cons
 	return dsl_snapshot_ex(d, names, 1, g, cr, 0, NULL);
 }
 
-/* Any snapshot of the pool with this guid (the origin of a clone sent with -i origin). */
-static dsl_ds_t *any_snap_by_guid(dsl_t *d, uint64_t guid)
+/* The snapshot of the pool with this guid (the origin of a clone sent with -i origin); of
+ * several, the one whose name shares the longest prefix with the target (nearest to it). */
+static dsl_ds_t *any_snap_by_guid(dsl_t *d, uint64_t guid, const char *target)
 {
+	dsl_ds_t *best = NULL;
+	size_t best_len = 0;
 	for (size_t i = 0; i < d->nds; i++)
-		if (d->ds[i]->type == DS_SNAPSHOT && d->ds[i]->guid == guid)
-			return d->ds[i];
-	return NULL;
+		if (d->ds[i]->type == DS_SNAPSHOT && d->ds[i]->guid == guid) {
+			char full[DS_NAME_MAX];
+			size_t l = 0;
+			dsl_fullname(d, d->ds[i], full, sizeof(full));
+			while (full[l] && full[l] == target[l])
+				l++;
+			if (!best || l > best_len)
+				best = d->ds[i], best_len = l;
+		}
+	return best;
 }
 
 /* Create the missing containers above name (as zfs receive -d/-e and -R do; a plain
@@ -297,7 +307,7 @@ static int substream(rctx_t *c, const sr_hdr_t *bh)
 		}
 	} else if (rc == 0) { /* incremental stream */
 		if (!target) { /* a clone sent with -i origin: its origin must be here */
-			from = any_snap_by_guid(d, b.from_guid);
+			from = any_snap_by_guid(d, b.from_guid, tname);
 			if (!from && !verify_only)
 				rc = terr(ENOENT, "destination '%s' does not exist", tname);
 			mode = FIN_NEW;
@@ -537,7 +547,36 @@ static int prune(rctx_t *c, pkg_ds_t *ds, uint32_t n)
 		if (changed)
 			TRY(dsl_commit(c->d));
 	}
-	return 0;
+	/* datasets below the target the sender no longer has */
+	char base[DS_NAME_MAX * 2];
+	TRY(target_for(c->o, c->pkg_top, base, sizeof(base)));
+	dsl_ds_t *top = dsl_lookup(c->d, base);
+	terr_clear();
+	int changed = 0;
+	for (int again = 1; top && again;) {
+		again = 0;
+		for (size_t k = 0; k < c->d->nds && !again; k++) {
+			dsl_ds_t *x = c->d->ds[k];
+			char full[DS_NAME_MAX];
+			if (!dsl_is_head(x) || x == top || strchr(x->name, '%'))
+				continue;
+			dsl_fullname(c->d, x, full, sizeof(full));
+			size_t bl = strlen(base);
+			if (strncmp(full, base, bl) || full[bl] != '/')
+				continue;
+			int keep = 0;
+			for (uint32_t i = 0; i < n && !keep; i++) /* it, or something below it, was sent */
+				keep = !strncmp(ds[i].rel, full + bl, strlen(full + bl)) &&
+				       (ds[i].rel[strlen(full + bl)] == 0 || ds[i].rel[strlen(full + bl)] == '/');
+			if (!keep) {
+				int rc = dsl_destroy_recursive(c->d, x);
+				if (rc < 0)
+					return terr_prefix(rc, "cannot destroy '%s'", full);
+				changed = again = 1; /* the table changed under us: look again */
+			}
+		}
+	}
+	return changed ? dsl_commit(c->d) : 0;
 }
 
 int stream_recv(dsl_t *d, const recv_opts_t *o, FILE *in, recv_note_fn note, void *arg)
@@ -594,7 +633,7 @@ int stream_recv(dsl_t *d, const recv_opts_t *o, FILE *in, recv_note_fn note, voi
 			free(ds[i].guids);
 		free(ds);
 	} else if (rc == 0) {
-		rc = terr(EINVAL, "invalid stream (bad magic number)");
+		rc = terr(EINVAL, "invalid stream (it starts with a record of type %u)", h.type);
 	}
 	free(c.buf);
 	srr_fini(&r);
