@@ -13,7 +13,8 @@
 #   tarn 16K   two tarn pools on 8G sparse files, `zfs create -s -V 4G -o compression=off`
 #              (default volblocksize 16K), `tarn zfs send [-i @1] | tarn zfs receive`
 #   tarn 4K    the same with -b 4K
-# Measured (median of --reps [3] runs, page cache dropped before each, final `sync` included):
+# Measured (median of --reps [3] rounds, systems in rotating order; before each run: sync, wait
+# for the disk to go quiet, drop the page cache; a final `sync` is included in each timing):
 # full send|receive of @1 (each round into freshly created destinations), incremental
 # send|receive @1 -> @2, their stream sizes (`| wc -c`, also timed alone as "sender alone"),
 # `tarn zfs send -nvP -i @1` (cold once, then median of 5 warm), receiving the saved incremental
@@ -149,6 +150,7 @@ SRC=$DIR/src.img # the 3 GiB of data; at the end, extended and patched: the expe
 # ---- helpers ----
 now_us() { local t=$EPOCHREALTIME; echo "${t/./}"; }
 drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches; }
+minimum() { printf '%s\n' "$@" | sort -g | head -1; }
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { printf "%.0f\n", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 mbps() { awk -v b="$1" -v us="$2" 'BEGIN { printf "%.0f", b / us }'; } # bytes/us = MB/s
 sec() { awk -v us="$1" 'BEGIN { printf "%.2f", us / 1e6 }'; }
@@ -158,9 +160,33 @@ mb() { awk -v b="$1" 'BEGIN { printf "%.2f", b / 1e6 }'; }
 yn() { awk "BEGIN { exit !($1) }" && echo yes || echo "**no**"; }
 # run a bash command line under the step timeout (pipefail on)
 run() { timeout --kill-after=10 $TMO bash -c "set -o pipefail; $1"; }
-# timed CMD: drop caches, run CMD then `sync` under the timeout; sets US (wall, microseconds)
+# settle: sync, then wait (at most 30 s) until the scratch disk has had no I/O in flight and no
+# sectors read, written or discarded for 1 s. The root fs may be mounted with `discard`: freeing
+# the previous round's files issues discards after the journal commit, which would otherwise
+# land in the next timed run.
+DISK=$(basename "$(df -P "$DIR" | awk 'NR == 2 { print $1 }')")
+disk_state() { awk -v d="$DISK" '$3 == d { print $6 + $10 + $17, $12 }' /proc/diskstats; }
+settle() {
+	local i prev="" cur quiet=0
+	sync
+	[ -n "$(disk_state)" ] || { sleep 1; return 0; }
+	for ((i = 0; i < 120; i++)); do
+		cur=$(disk_state)
+		if [ "$cur" = "$prev" ] && [ "${cur#* }" = 0 ]; then
+			quiet=$((quiet + 1))
+			[ $quiet -ge 4 ] && return 0
+		else
+			quiet=0
+		fi
+		prev=$cur
+		sleep 0.25
+	done
+	log "note: $DISK did not go quiet within 30 s"
+}
+# timed CMD: settle, drop caches, run CMD then `sync` under the timeout; sets US (wall, us)
 timed() {
 	local t0 t1
+	settle
 	drop_caches
 	t0=$(now_us)
 	run "$1; sync" || die "failed or timed out: $1"
@@ -278,9 +304,21 @@ fresh_tarn_d() { # fresh_tarn_d BS
 	"$T" zpool create "d$1" "$DIR/pools/d$1.img"
 }
 
-# ---- 3. full send | receive, REPS rounds: btrfs, tarn 16K, tarn 4K ----
+# ---- 3. full send | receive, REPS rounds (the order of the systems rotates) ----
 declare -A FULL INC
-declare -a F_BT F_16 F_4 I_BT I_16 I_4
+declare -a F_bt F_16 F_4 I_bt I_16 I_4
+ORDERS=("bt 16 4" "16 4 bt" "4 bt 16")
+full_run() { # full_run SYS ROUND
+	local s=$1
+	if [ "$s" = bt ]; then
+		timed "$TF $DIR/f-bt-s.t btrfs -q send '$A/snap1' | $TF $DIR/f-bt-r.t btrfs -q receive '$B/' 2>>'$DIR/btrfs.log'"
+		sample "full btrfs    round $2: $(sec "$US") s, $(mbps $DATA_B "$US") MB/s; CPU send $(cpu_of "$DIR/f-bt-s.t") s, receive $(cpu_of "$DIR/f-bt-r.t") s"
+	else
+		timed "$TF $DIR/f-$s-s.t '$T' zfs send s$s/v@1 | $TF $DIR/f-$s-r.t '$T' zfs receive d$s/v"
+		sample "full tarn ${s}K round $2: $(sec "$US") s, $(mbps $DATA_B "$US") MB/s; CPU send $(cpu_of "$DIR/f-$s-s.t") s, receive $(cpu_of "$DIR/f-$s-r.t") s, RSS send $(rss_of "$DIR/f-$s-s.t") MiB, receive $(rss_of "$DIR/f-$s-r.t") MiB"
+	fi
+	eval "F_$s+=(\"\$US\")"
+}
 for ((r = 1; r <= REPS; r++)); do
 	if [ $r -gt 1 ]; then
 		fresh_btrfs_b
@@ -288,16 +326,11 @@ for ((r = 1; r <= REPS; r++)); do
 		fresh_tarn_d 4
 	fi
 	log "full send|receive, round $r/$REPS"
-	timed "$TF $DIR/f-bt-s.t btrfs -q send '$A/snap1' | $TF $DIR/f-bt-r.t btrfs -q receive '$B/' 2>>'$DIR/btrfs.log'"
-	F_BT+=("$US")
-	sample "full btrfs    round $r: $(sec "$US") s, $(mbps $DATA_B "$US") MB/s; CPU send $(cpu_of "$DIR/f-bt-s.t") s, receive $(cpu_of "$DIR/f-bt-r.t") s"
-	for bs in 16 4; do
-		timed "$TF $DIR/f-$bs-s.t '$T' zfs send s$bs/v@1 | $TF $DIR/f-$bs-r.t '$T' zfs receive d$bs/v"
-		eval "F_$bs+=(\"\$US\")"
-		sample "full tarn ${bs}K round $r: $(sec "$US") s, $(mbps $DATA_B "$US") MB/s; CPU send $(cpu_of "$DIR/f-$bs-s.t") s, receive $(cpu_of "$DIR/f-$bs-r.t") s, RSS send $(rss_of "$DIR/f-$bs-s.t") MiB, receive $(rss_of "$DIR/f-$bs-r.t") MiB"
-	done
+	for s in ${ORDERS[$(((r - 1) % 3))]}; do full_run "$s" "$r"; done
 done
-FULL[bt]=$(median "${F_BT[@]}") FULL[16]=$(median "${F_16[@]}") FULL[4]=$(median "${F_4[@]}")
+declare -A FULLMIN INCMIN
+FULL[bt]=$(median "${F_bt[@]}") FULL[16]=$(median "${F_16[@]}") FULL[4]=$(median "${F_4[@]}")
+FULLMIN[bt]=$(minimum "${F_bt[@]}") FULLMIN[16]=$(minimum "${F_16[@]}") FULLMIN[4]=$(minimum "${F_4[@]}")
 # the sender alone (cold), and the stream size
 declare -A FS_US FS_B IS_US IS_B
 timed "btrfs -q send '$A/snap1' | wc -c >'$DIR/n'"
@@ -324,7 +357,18 @@ for bs in 16 4; do
 done
 sync
 
-# ---- 5. incremental send | receive, REPS rounds ----
+# ---- 5. incremental send | receive, REPS rounds (the order rotates) ----
+inc_run() { # inc_run SYS ROUND
+	local s=$1
+	if [ "$s" = bt ]; then
+		timed "$TF $DIR/i-bt-s.t btrfs -q send -p '$A/snap1' '$A/snap2' | $TF $DIR/i-bt-r.t btrfs -q receive '$B/' 2>>'$DIR/btrfs.log'"
+		sample "incr btrfs    round $2: $(sec "$US") s; CPU send $(cpu_of "$DIR/i-bt-s.t") s, receive $(cpu_of "$DIR/i-bt-r.t") s"
+	else
+		timed "$TF $DIR/i-$s-s.t '$T' zfs send -i @1 s$s/v@2 | $TF $DIR/i-$s-r.t '$T' zfs receive d$s/v"
+		sample "incr tarn ${s}K round $2: $(sec "$US") s; CPU send $(cpu_of "$DIR/i-$s-s.t") s, receive $(cpu_of "$DIR/i-$s-r.t") s, RSS send $(rss_of "$DIR/i-$s-s.t") MiB, receive $(rss_of "$DIR/i-$s-r.t") MiB"
+	fi
+	eval "I_$s+=(\"\$US\")"
+}
 for ((r = 1; r <= REPS; r++)); do
 	if [ $r -gt 1 ]; then
 		btrfs -q subvolume delete -c "$B/snap2" >/dev/null
@@ -333,16 +377,10 @@ for ((r = 1; r <= REPS; r++)); do
 		"$T" zfs rollback -r d4/v@1
 	fi
 	log "incremental send|receive, round $r/$REPS"
-	timed "$TF $DIR/i-bt-s.t btrfs -q send -p '$A/snap1' '$A/snap2' | $TF $DIR/i-bt-r.t btrfs -q receive '$B/' 2>>'$DIR/btrfs.log'"
-	I_BT+=("$US")
-	sample "incr btrfs    round $r: $(sec "$US") s; CPU send $(cpu_of "$DIR/i-bt-s.t") s, receive $(cpu_of "$DIR/i-bt-r.t") s"
-	for bs in 16 4; do
-		timed "$TF $DIR/i-$bs-s.t '$T' zfs send -i @1 s$bs/v@2 | $TF $DIR/i-$bs-r.t '$T' zfs receive d$bs/v"
-		eval "I_$bs+=(\"\$US\")"
-		sample "incr tarn ${bs}K round $r: $(sec "$US") s; CPU send $(cpu_of "$DIR/i-$bs-s.t") s, receive $(cpu_of "$DIR/i-$bs-r.t") s, RSS send $(rss_of "$DIR/i-$bs-s.t") MiB, receive $(rss_of "$DIR/i-$bs-r.t") MiB"
-	done
+	for s in ${ORDERS[$(((r - 1) % 3))]}; do inc_run "$s" "$r"; done
 done
-INC[bt]=$(median "${I_BT[@]}") INC[16]=$(median "${I_16[@]}") INC[4]=$(median "${I_4[@]}")
+INC[bt]=$(median "${I_bt[@]}") INC[16]=$(median "${I_16[@]}") INC[4]=$(median "${I_4[@]}")
+INCMIN[bt]=$(minimum "${I_bt[@]}") INCMIN[16]=$(minimum "${I_16[@]}") INCMIN[4]=$(minimum "${I_4[@]}")
 timed "btrfs -q send -p '$A/snap1' '$A/snap2' | wc -c >'$DIR/n'"
 IS_US[bt]=$US IS_B[bt]=$(cat "$DIR/n")
 declare -A RA_US NV_COLD NV_WARM NV_EST
@@ -399,8 +437,12 @@ sample "verified: every received @1/@2 equals the expected image (md5 $EXP1 / $E
 # ---- results ----
 inc_lim4=$(awk -v c=$CHANGED_B -v m=$MIB 'BEGIN { printf "%.0f", 1.05 * c + m }')
 inc_lim16=$(awk -v c=$CHANGED16_B -v m=$MIB 'BEGIN { printf "%.0f", 1.05 * c + m }')
+# ratios of the medians and of the best runs; a time goal counts as met only if both meet it
 fr16=$(ratio "${FULL[bt]}" "${FULL[16]}") fr4=$(ratio "${FULL[bt]}" "${FULL[4]}")
 ir4=$(ratio "${INC[4]}" "${INC[bt]}") ir16=$(ratio "${INC[16]}" "${INC[bt]}")
+fr16m=$(ratio "${FULLMIN[bt]}" "${FULLMIN[16]}") fr4m=$(ratio "${FULLMIN[bt]}" "${FULLMIN[4]}")
+ir4m=$(ratio "${INCMIN[4]}" "${INCMIN[bt]}") ir16m=$(ratio "${INCMIN[16]}" "${INCMIN[bt]}")
+tm() { echo "$(sec "$1") ($(sec "$2"))"; } # median (best)
 {
 	echo
 	echo "## Results"
@@ -411,13 +453,13 @@ ir4=$(ratio "${INC[4]}" "${INC[bt]}") ir16=$(ratio "${INC[16]}" "${INC[bt]}")
 	echo
 	echo "| measurement | btrfs | tarn | ratio | goal | met |"
 	echo "| --- | ---: | ---: | ---: | --- | --- |"
-	echo "| full send\\|receive, volblocksize 16K (default): s (MB/s of the $((DATA_B / MIB)) MiB of data) | $(sec "${FULL[bt]}") ($(mbps $DATA_B "${FULL[bt]}")) | $(sec "${FULL[16]}") ($(mbps $DATA_B "${FULL[16]}")) | ${fr16}x throughput | >= 1.5x | $(yn "$fr16 >= 1.5") |"
-	echo "| full send\\|receive, volblocksize 4K: s (MB/s) | $(sec "${FULL[bt]}") ($(mbps $DATA_B "${FULL[bt]}")) | $(sec "${FULL[4]}") ($(mbps $DATA_B "${FULL[4]}")) | ${fr4}x throughput | >= 1.5x | $(yn "$fr4 >= 1.5") |"
+	echo "| full send\\|receive, volblocksize 16K (default): s, median (best); MB/s of the median over the $((DATA_B / MIB)) MiB of data | $(tm "${FULL[bt]}" "${FULLMIN[bt]}"); $(mbps $DATA_B "${FULL[bt]}") | $(tm "${FULL[16]}" "${FULLMIN[16]}"); $(mbps $DATA_B "${FULL[16]}") | ${fr16}x (${fr16m}x) throughput | >= 1.5x | $(yn "$fr16 >= 1.5 && $fr16m >= 1.5") |"
+	echo "| full send\\|receive, volblocksize 4K: s, median (best); MB/s | $(tm "${FULL[bt]}" "${FULLMIN[bt]}"); $(mbps $DATA_B "${FULL[bt]}") | $(tm "${FULL[4]}" "${FULLMIN[4]}"); $(mbps $DATA_B "${FULL[4]}") | ${fr4}x (${fr4m}x) throughput | >= 1.5x (stated for the default block size) | $(yn "$fr4 >= 1.5 && $fr4m >= 1.5") |"
 	echo "| full stream, MB (16K / 4K) | $(mb "${FS_B[bt]}") | $(mb "${FS_B[16]}") / $(mb "${FS_B[4]}") | | (info) | |"
 	echo "| full, sender alone (\`send \\| wc -c\`, cold), s (16K / 4K) | $(sec "${FS_US[bt]}") | $(sec "${FS_US[16]}") / $(sec "${FS_US[4]}") | | (info) | |"
-	echo "| incremental send\\|receive, 4K: s | $(sec "${INC[bt]}") | $(sec "${INC[4]}") | ${ir4}x time | <= 1.0x | $(yn "$ir4 <= 1.0") |"
+	echo "| incremental send\\|receive, 4K: s, median (best) | $(tm "${INC[bt]}" "${INCMIN[bt]}") | $(tm "${INC[4]}" "${INCMIN[4]}") | ${ir4}x (${ir4m}x) time | <= 1.0x | $(yn "$ir4 <= 1.0 && $ir4m <= 1.0") |"
 	echo "| incremental stream, 4K: MB (x changed bytes) | $(mb "${IS_B[bt]}") ($(ratio "${IS_B[bt]}" $CHANGED_B)x) | $(mb "${IS_B[4]}") ($(ratio "${IS_B[4]}" $CHANGED_B)x) | $(ratio "${IS_B[4]}" "${IS_B[bt]}")x | <= 1.05 x changed + 1 MiB = $(mb "$inc_lim4") MB | $(yn "${IS_B[4]} <= $inc_lim4") |"
-	echo "| incremental send\\|receive, 16K: s | $(sec "${INC[bt]}") | $(sec "${INC[16]}") | ${ir16}x time | (info; the time goal is stated at 4K) | $(yn "$ir16 <= 1.0") |"
+	echo "| incremental send\\|receive, 16K: s, median (best) | $(tm "${INC[bt]}" "${INCMIN[bt]}") | $(tm "${INC[16]}" "${INCMIN[16]}") | ${ir16}x (${ir16m}x) time | (info: the time goal is stated at 4K) | $(yn "$ir16 <= 1.0 && $ir16m <= 1.0") |"
 	echo "| incremental stream, 16K: MB (x changed 16K blocks x 16K) | | $(mb "${IS_B[16]}") ($(ratio "${IS_B[16]}" $CHANGED16_B)x) | | <= 1.05 x $(mb $CHANGED16_B) MB + 1 MiB = $(mb "$inc_lim16") MB | $(yn "${IS_B[16]} <= $inc_lim16") |"
 	echo "| incremental, sender alone (\`send -i \\| wc -c\`, cold), s (4K / 16K) | $(sec "${IS_US[bt]}") | $(sec "${IS_US[4]}") / $(sec "${IS_US[16]}") | | (info) | |"
 	echo "| incremental, receiver alone (from a file, cold), s (4K / 16K) | | $(sec "${RA_US[4]}") / $(sec "${RA_US[16]}") | | (info) | |"
@@ -426,7 +468,7 @@ ir4=$(ratio "${INC[4]}" "${INC[bt]}") ir16=$(ratio "${INC[16]}" "${INC[bt]}")
 	echo "| -nvP estimate = actual stream bytes (4K / 16K) | | $([ "${NV_EST[4]}" = "${IS_B[4]}" ] && echo yes || echo "**no** (${NV_EST[4]})") / $([ "${NV_EST[16]}" = "${IS_B[16]}" ] && echo yes || echo "**no** (${NV_EST[16]})") | | exact | |"
 	echo "| floor: copy just the changed 4K blocks by hand (python: pread from the @2 image, pwrite in place into a copy of @1, fsync; plain files on the repo's disk), s | $(sec "$FLOOR_US") | | tarn 4K / floor: $(ratio "${INC[4]}" "$FLOOR_US")x | (info) | |"
 	echo
-	echo "Medians of $REPS rounds (each round: btrfs, tarn 16K, tarn 4K; full rounds into freshly created destinations; every run after \`sync; echo 3 > /proc/sys/vm/drop_caches\`, timed from the start of the pipeline to the end of a final \`sync\`). Volume $((VOLSIZE / MIB)) MiB; MB/s = 10^6 bytes/s of its $((DATA_B / MIB)) MiB of non-zero data. Ratios: full = btrfs time / tarn time (throughput, higher is better); incremental = tarn time / btrfs time (lower is better). Every received copy verified by md5 against the expected image."
+	echo "Medians of $REPS rounds (the order of btrfs, tarn 16K and tarn 4K rotates from round to round; full rounds into freshly created destinations; before every run: \`sync\`, a wait for the disk to go quiet, \`echo 3 > /proc/sys/vm/drop_caches\`; timed from the start of the pipeline to the end of a final \`sync\`). Volume $((VOLSIZE / MIB)) MiB; MB/s = 10^6 bytes/s of its $((DATA_B / MIB)) MiB of non-zero data. Ratios (of the medians, and in brackets of the best runs; a goal is met only if both meet it): full = btrfs time / tarn time (throughput, higher is better); incremental = tarn time / btrfs time (lower is better). Every received copy verified by md5 against the expected image."
 	echo
 	echo "Produced by: \`$CMDLINE\`"
 } | tee "$DIR/table.md"

@@ -57,10 +57,11 @@ static void recv_usage(FILE *f)
 
 struct progress {
 	const char *name;
-	time_t last;
+	time_t start, last;
 	int on;
 };
 
+/* -v: once a second, the time, bytes sent and the average rate so far */
 static void progress_cb(void *arg, uint64_t bytes)
 {
 	struct progress *p = arg;
@@ -68,12 +69,13 @@ static void progress_cb(void *arg, uint64_t bytes)
 	if (!p->on || now == p->last)
 		return;
 	p->last = now;
-	char b[32], t[32];
+	char b[32], r[32], t[32];
 	struct tm tm;
 	localtime_r(&now, &tm);
 	strftime(t, sizeof(t), "%H:%M:%S", &tm);
 	nicebytes(bytes, b, sizeof(b));
-	fprintf(stderr, "%s   %s   %s\n", t, b, p->name);
+	nicebytes(now > p->start ? bytes / (uint64_t)(now - p->start) : bytes, r, sizeof(r));
+	fprintf(stderr, "%s   %6s   %6s/s   %s\n", t, b, r, p->name);
 }
 
 static void print_plan(const send_plan_t *pl, int parsable, FILE *f)
@@ -198,9 +200,9 @@ int cmd_send(int argc, char **argv)
 		send_plan_free(&pl);
 	}
 	if (rc == 0 && !dry) {
-		struct progress pg = { .name = o.to, .last = time(NULL), .on = verbose };
+		struct progress pg = { .name = o.to, .start = time(NULL), .last = time(NULL), .on = verbose };
 		if (verbose && !parsable)
-			fprintf(stderr, "TIME        SENT   SNAPSHOT %s\n", o.to);
+			fprintf(stderr, "TIME         SENT       RATE   SNAPSHOT\n");
 		rc = stream_send(cp.dsl, &o, stdout, progress_cb, &pg);
 	}
 	cli_close(&cp, 0);
