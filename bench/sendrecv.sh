@@ -5,29 +5,30 @@
 #   bash bench/sendrecv.sh [--dir DIR] [--reps N] [--seed N] [--size S] [--keep]
 #
 # Data: a 4 GiB (--size) volume (3/4 incompressible from openssl aes-128-ctr, then 1/4 zeros),
-# snapshot @1, then 1% of its 4K blocks (10486 at 4 GiB, distinct, random, seed --seed [1]; about a
-# quarter land in the zero region) overwritten with random data, snapshot @2. The same change
-# list is applied to every system. Systems:
-#   btrfs      two loop-mounted btrfs filesystems (8G image files), the data a 4 GiB file in a
+# snapshot @1, then 1% of its 4K blocks (10486 at 4 GiB, distinct, random, seed --seed [1];
+# about a quarter land in the zero region) overwritten with random data, snapshot @2. The same
+# change list is applied to every system. Systems:
+#   btrfs      loop-mounted btrfs filesystems (8G image files), the data a 4 GiB file in a
 #              subvolume (zeros as a hole), read-only snapshots, `btrfs send [-p] | btrfs receive`
-#   tarn 16K   two tarn pools on 8G sparse files, `zfs create -s -V 4G -o compression=off`
-#              (default volblocksize 16K), `tarn zfs send [-i @1] | tarn zfs receive`
+#   tarn 16K   tarn pools on 8G sparse files, `zfs create -s -V 4G -o compression=off` (default
+#              volblocksize 16K), `tarn zfs send [-i @1] | tarn zfs receive`
 #   tarn 4K    the same with -b 4K
 # Measured (median of --reps [3] rounds, systems in rotating order; before each run: sync, wait
 # for the disk to go quiet, drop the page cache; a final `sync` is included in each timing):
-# full send|receive of @1 (each round into freshly created destinations), incremental
-# send|receive @1 -> @2, their stream sizes (`| wc -c`, also timed alone as "sender alone"),
-# `tarn zfs send -nvP -i @1` (cold once, then median of 5 warm), receiving the saved incremental
-# stream alone (tarn), and the practical floor: copying just the changed 4K blocks by hand
-# (python: pread from the @2 image, pwrite in place into a copy of @1, fsync; plain files on the
-# repo's disk). Every received copy is checked (md5) against the expected image (the source
-# data with the changes applied by hand).
+# full send|receive of @1 (each round into its own destination, all created up front),
+# incremental send|receive @1 -> @2, their stream sizes (`| wc -c`, also timed alone as "sender
+# alone"), `tarn zfs send -nvP -i @1` (cold once, then median of 5 warm), receiving the saved
+# incremental stream alone (tarn), and the practical floor: copying just the changed 4K blocks
+# by hand (python: pread from the @2 image, pwrite in place into a copy of @1, fsync; plain
+# files on the repo's disk). Every received copy is checked (md5) against the expected image
+# (the source data with the changes applied by hand).
 #
 # Run as root from anywhere (it cd's to the repo root). Installs btrfs-progs and time with
 # apt-get if missing, builds tarn (make) and bench/patchvol.c, works in DIR
-# [/var/tmp/tarn-bench-sr] (same disk as the repo by default; needs ~30 GiB free) and removes
-# DIR, the mounts and loop devices at the end unless --keep. Every command runs under a
-# timeout. ~6-8 minutes on 2 CPUs. Prints every sample, then a markdown table and the command.
+# [/var/tmp/tarn-bench-sr] (same disk as the repo by default; needs ~46 GiB free with 3 rounds)
+# and removes DIR, the mounts and loop devices at the end unless --keep. Every command runs
+# under a timeout. ~8 minutes on 2 CPUs. Prints every sample, then a markdown table and the
+# command line.
 set -euo pipefail
 export LC_ALL=C
 
@@ -95,7 +96,7 @@ MARK=.tarn-bench-sr-scratch
 if [ -e "$DIR" ]; then
 	[ -d "$DIR" ] && { [ -e "$DIR/$MARK" ] || [ -z "$(ls -A "$DIR")" ]; } ||
 		die "$DIR exists and is not a scratch dir of this script; remove it or pass --dir"
-	for m in "$DIR/mnt/b" "$DIR/mnt/a"; do # left by a --keep run or a killed one
+	for m in "$DIR"/mnt/*; do # left by a --keep run or a killed one
 		if mountpoint -q "$m"; then
 			dev=$(findmnt -n -o SOURCE "$m")
 			umount "$m"
@@ -107,20 +108,20 @@ fi
 mkdir -p "$DIR"
 touch "$DIR/$MARK"
 DIR=$(cd "$DIR" && pwd)
-LOOPA="" LOOPB=""
+LOOPS=()
 cleanup() {
 	local rc=$?
 	set +e
 	if [ "$KEEP" = 1 ]; then
-		log "kept $DIR (btrfs mounted on $DIR/mnt/a and $DIR/mnt/b: $LOOPA $LOOPB)"
+		log "kept $DIR (btrfs filesystems mounted under $DIR/mnt: ${LOOPS[*]})"
 		exit $rc
 	fi
-	for m in "$DIR/mnt/b" "$DIR/mnt/a"; do
+	for m in "$DIR"/mnt/*; do
 		mountpoint -q "$m" && { umount "$m" || umount -l "$m"; }
 	done
-	for l in $LOOPB $LOOPA; do losetup -d "$l" 2>/dev/null; done
+	for l in "${LOOPS[@]}"; do losetup -d "$l" 2>/dev/null; done
 	if [ -n "${TARN_HOME:-}" ] && [ -x "$DIR/tarn" ]; then
-		for p in s16 d16 s4 d4; do "$DIR/tarn" zpool destroy -f $p >/dev/null 2>&1; done
+		for p in $("$DIR/tarn" zpool list -H -o name 2>/dev/null); do "$DIR/tarn" zpool destroy -f "$p" >/dev/null 2>&1; done
 	fi
 	rm -rf -- "$DIR"
 	exit $rc
@@ -130,7 +131,8 @@ trap 'exit 130' INT TERM
 
 same_disk=yes
 [ "$(stat -c %d "$DIR")" = "$(stat -c %d "$REPO")" ] || same_disk="NO (repo and scratch dir are on different filesystems)"
-need_kib=$((30 * GIB / 1024))
+# sources and REPS destinations of 3 systems, the data file and the floor's copy: ~1.05 x data each
+need_kib=$(((3 * (REPS + 1) + 2) * SIZE_G * 3 / 4 * 105 / 100 * GIB / 1024 + 2 * GIB / 1024))
 avail_kib=$(df -Pk "$DIR" | awk 'NR == 2 { print $4 }')
 [ "$avail_kib" -ge "$need_kib" ] || die "$DIR: need $((need_kib >> 20)) GiB free, have $((avail_kib >> 20)) GiB"
 
@@ -144,7 +146,7 @@ cc -O2 -std=gnu11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -Isrc $(pkg-config --cfla
 PATCHVOL=$DIR/patchvol
 export TARN_HOME=$DIR/home
 unset TARN_DIRTY_MAX TARN_TORN_AFTER TARN_TORN_SEED TARN_CONDENSE_SLACK
-mkdir -p "$TARN_HOME" "$DIR/pools" "$DIR/mnt/a" "$DIR/mnt/b"
+mkdir -p "$TARN_HOME" "$DIR/pools" "$DIR/mnt"
 SRC=$DIR/src.img # the 3 GiB of data; at the end, extended and patched: the expected @2 image
 
 # ---- helpers ----
@@ -252,16 +254,21 @@ log "expected md5 of @1"
 EXP1=$(run "{ cat '$SRC'; head -c $((VOLSIZE - DATA_B)) /dev/zero; } | md5sum | cut -d' ' -f1")
 
 # ---- 2. fill every system (@1) ----
-log "btrfs: two loop-mounted 8G filesystems"
-for x in a b; do
-	truncate -s $IMG_SIZE "$DIR/btrfs-$x.img"
-	mkfs.btrfs -q "$DIR/btrfs-$x.img" >/dev/null
-done
-LOOPA=$(losetup -f --show "$DIR/btrfs-a.img")
-LOOPB=$(losetup -f --show "$DIR/btrfs-b.img")
-mount "$LOOPA" "$DIR/mnt/a"
-mount "$LOOPB" "$DIR/mnt/b"
-A=$DIR/mnt/a B=$DIR/mnt/b
+# Every full round receives into its own destination, all created here: re-creating one between
+# rounds (deleting the previous copy) made the next round slower, most for btrfs.
+log "btrfs: $((REPS + 1)) loop-mounted 8G filesystems (the source, one destination per round)"
+new_btrfs() { # new_btrfs NAME: image, loop device, mounted on $DIR/mnt/NAME
+	truncate -s $IMG_SIZE "$DIR/btrfs-$1.img"
+	mkfs.btrfs -q "$DIR/btrfs-$1.img" >/dev/null
+	local l
+	l=$(losetup -f --show "$DIR/btrfs-$1.img")
+	LOOPS+=("$l")
+	mkdir -p "$DIR/mnt/$1"
+	mount "$l" "$DIR/mnt/$1"
+}
+new_btrfs a
+for ((r = 1; r <= REPS; r++)); do new_btrfs "b$r"; done
+A=$DIR/mnt/a
 btrfs -q subvolume create "$A/vol"
 log "btrfs: writing the $((VOLSIZE / MIB)) MiB file (zeros as a hole)"
 run "dd if='$SRC' of='$A/vol/data' bs=1M status=none && truncate -s $VOLSIZE '$A/vol/data'" || die "btrfs fill"
@@ -269,12 +276,15 @@ sync
 btrfs -q subvolume snapshot -r "$A/vol" "$A/snap1"
 sync
 
-tarn_fill() { # tarn_fill BS: fresh pools sBS (source) and dBS (destination), volume written, @1
-	local bs=$1 bopt=()
+tarn_fill() { # tarn_fill BS: pools sBS (source) and dBSrR (destination of round R), the volume written, @1
+	local bs=$1 bopt=() r
 	[ "$bs" = 16 ] || bopt=(-b "${bs}K")
-	truncate -s $IMG_SIZE "$DIR/pools/s$bs.img" "$DIR/pools/d$bs.img"
+	truncate -s $IMG_SIZE "$DIR/pools/s$bs.img"
 	"$T" zpool create "s$bs" "$DIR/pools/s$bs.img"
-	"$T" zpool create "d$bs" "$DIR/pools/d$bs.img"
+	for ((r = 1; r <= REPS; r++)); do
+		truncate -s $IMG_SIZE "$DIR/pools/d${bs}r$r.img"
+		"$T" zpool create "d${bs}r$r" "$DIR/pools/d${bs}r$r.img"
+	done
 	"$T" zfs create -s -V "$VOLSIZE" "${bopt[@]}" -o compression=off "s$bs/v"
 	[ "$("$T" zfs get -H -p -o value volblocksize "s$bs/v")" = $((bs * 1024)) ] || die "s$bs/v: wrong volblocksize"
 	log "tarn ${bs}K: writing the $((VOLSIZE / MIB)) MiB volume"
@@ -285,25 +295,6 @@ tarn_fill 16
 tarn_fill 4
 sync
 
-# a fresh destination for each full round (receiving again into a filesystem that just freed
-# the previous copy is slower for btrfs, and not what a first full send meets)
-fresh_btrfs_b() {
-	umount "$B"
-	losetup -d "$LOOPB"
-	LOOPB=""
-	rm -f "$DIR/btrfs-b.img"
-	truncate -s $IMG_SIZE "$DIR/btrfs-b.img"
-	mkfs.btrfs -q "$DIR/btrfs-b.img" >/dev/null
-	LOOPB=$(losetup -f --show "$DIR/btrfs-b.img")
-	mount "$LOOPB" "$B"
-}
-fresh_tarn_d() { # fresh_tarn_d BS
-	"$T" zpool destroy -f "d$1"
-	rm -f "$DIR/pools/d$1.img"
-	truncate -s $IMG_SIZE "$DIR/pools/d$1.img"
-	"$T" zpool create "d$1" "$DIR/pools/d$1.img"
-}
-
 # ---- 3. full send | receive, REPS rounds (the order of the systems rotates) ----
 declare -A FULL INC
 declare -a F_bt F_16 F_4 I_bt I_16 I_4
@@ -311,20 +302,15 @@ ORDERS=("bt 16 4" "16 4 bt" "4 bt 16")
 full_run() { # full_run SYS ROUND
 	local s=$1
 	if [ "$s" = bt ]; then
-		timed "$TF $DIR/f-bt-s.t btrfs -q send '$A/snap1' | $TF $DIR/f-bt-r.t btrfs -q receive '$B/' 2>>'$DIR/btrfs.log'"
+		timed "$TF $DIR/f-bt-s.t btrfs -q send '$A/snap1' | $TF $DIR/f-bt-r.t btrfs -q receive '$DIR/mnt/b$2/' 2>>'$DIR/btrfs.log'"
 		sample "full btrfs    round $2: $(sec "$US") s, $(mbps $DATA_B "$US") MB/s; CPU send $(cpu_of "$DIR/f-bt-s.t") s, receive $(cpu_of "$DIR/f-bt-r.t") s"
 	else
-		timed "$TF $DIR/f-$s-s.t '$T' zfs send s$s/v@1 | $TF $DIR/f-$s-r.t '$T' zfs receive d$s/v"
+		timed "$TF $DIR/f-$s-s.t '$T' zfs send s$s/v@1 | $TF $DIR/f-$s-r.t '$T' zfs receive d${s}r$2/v"
 		sample "full tarn ${s}K round $2: $(sec "$US") s, $(mbps $DATA_B "$US") MB/s; CPU send $(cpu_of "$DIR/f-$s-s.t") s, receive $(cpu_of "$DIR/f-$s-r.t") s, RSS send $(rss_of "$DIR/f-$s-s.t") MiB, receive $(rss_of "$DIR/f-$s-r.t") MiB"
 	fi
 	eval "F_$s+=(\"\$US\")"
 }
 for ((r = 1; r <= REPS; r++)); do
-	if [ $r -gt 1 ]; then
-		fresh_btrfs_b
-		fresh_tarn_d 16
-		fresh_tarn_d 4
-	fi
 	log "full send|receive, round $r/$REPS"
 	for s in ${ORDERS[$(((r - 1) % 3))]}; do full_run "$s" "$r"; done
 done
@@ -342,9 +328,13 @@ done
 for s in bt 16 4; do sample "full stream $s: ${FS_B[$s]} bytes; sender alone (cold) $(sec "${FS_US[$s]}") s"; done
 log "verifying the received @1 copies"
 for bs in 16 4; do
-	m=$(run "'$T' volume read d$bs/v@1 | md5sum | cut -d' ' -f1")
-	[ "$m" = "$EXP1" ] || die "d$bs/v@1 differs from the source image (md5 $m, expected $EXP1)"
+	for ((r = 1; r <= REPS; r++)); do
+		m=$(run "'$T' volume read d${bs}r$r/v@1 | md5sum | cut -d' ' -f1")
+		[ "$m" = "$EXP1" ] || die "d${bs}r$r/v@1 differs from the source image (md5 $m, expected $EXP1)"
+	done
 done
+# the incremental rounds use the last round's destinations
+B=$DIR/mnt/b$REPS D16=d16r$REPS D4=d4r$REPS
 
 # ---- 4. the 1% change, @2 ----
 log "applying the $N_CH changes: btrfs (pwrite + fsync), tarn (patchvol)"
@@ -364,7 +354,8 @@ inc_run() { # inc_run SYS ROUND
 		timed "$TF $DIR/i-bt-s.t btrfs -q send -p '$A/snap1' '$A/snap2' | $TF $DIR/i-bt-r.t btrfs -q receive '$B/' 2>>'$DIR/btrfs.log'"
 		sample "incr btrfs    round $2: $(sec "$US") s; CPU send $(cpu_of "$DIR/i-bt-s.t") s, receive $(cpu_of "$DIR/i-bt-r.t") s"
 	else
-		timed "$TF $DIR/i-$s-s.t '$T' zfs send -i @1 s$s/v@2 | $TF $DIR/i-$s-r.t '$T' zfs receive d$s/v"
+		local d="D$s"
+		timed "$TF $DIR/i-$s-s.t '$T' zfs send -i @1 s$s/v@2 | $TF $DIR/i-$s-r.t '$T' zfs receive ${!d}/v"
 		sample "incr tarn ${s}K round $2: $(sec "$US") s; CPU send $(cpu_of "$DIR/i-$s-s.t") s, receive $(cpu_of "$DIR/i-$s-r.t") s, RSS send $(rss_of "$DIR/i-$s-s.t") MiB, receive $(rss_of "$DIR/i-$s-r.t") MiB"
 	fi
 	eval "I_$s+=(\"\$US\")"
@@ -373,8 +364,8 @@ for ((r = 1; r <= REPS; r++)); do
 	if [ $r -gt 1 ]; then
 		btrfs -q subvolume delete -c "$B/snap2" >/dev/null
 		btrfs subvolume sync "$B" >/dev/null
-		"$T" zfs rollback -r d16/v@1
-		"$T" zfs rollback -r d4/v@1
+		"$T" zfs rollback -r "$D16/v@1"
+		"$T" zfs rollback -r "$D4/v@1"
 	fi
 	log "incremental send|receive, round $r/$REPS"
 	for s in ${ORDERS[$(((r - 1) % 3))]}; do inc_run "$s" "$r"; done
@@ -389,8 +380,9 @@ for bs in 16 4; do
 	IS_US[$bs]=$US IS_B[$bs]=$(cat "$DIR/n")
 	# the receiver alone, from the saved stream (cold)
 	run "'$T' zfs send -i @1 s$bs/v@2 >'$DIR/inc.stream'" || die "send to file"
-	"$T" zfs rollback -r "d$bs/v@1"
-	timed "'$T' zfs receive d$bs/v <'$DIR/inc.stream'"
+	d="D$bs"
+	"$T" zfs rollback -r "${!d}/v@1"
+	timed "'$T' zfs receive ${!d}/v <'$DIR/inc.stream'"
 	RA_US[$bs]=$US
 	rm -f "$DIR/inc.stream"
 	# send -nvP: once cold, then 5 warm
@@ -427,9 +419,10 @@ log "verifying @2 everywhere"
 m=$(run "md5sum <'$B/snap2/data' | cut -d' ' -f1")
 [ "$m" = "$EXP2" ] || die "btrfs received snap2 differs from the expected image"
 for bs in 16 4; do
-	for p in s d; do
-		m=$(run "'$T' volume read $p$bs/v@2 | md5sum | cut -d' ' -f1")
-		[ "$m" = "$EXP2" ] || die "$p$bs/v@2 differs from the expected image (md5 $m, expected $EXP2)"
+	d="D$bs"
+	for p in "s$bs" "${!d}"; do
+		m=$(run "'$T' volume read $p/v@2 | md5sum | cut -d' ' -f1")
+		[ "$m" = "$EXP2" ] || die "$p/v@2 differs from the expected image (md5 $m, expected $EXP2)"
 	done
 done
 sample "verified: every received @1/@2 equals the expected image (md5 $EXP1 / $EXP2)"
@@ -468,7 +461,7 @@ tm() { echo "$(sec "$1") ($(sec "$2"))"; } # median (best)
 	echo "| -nvP estimate = actual stream bytes (4K / 16K) | | $([ "${NV_EST[4]}" = "${IS_B[4]}" ] && echo yes || echo "**no** (${NV_EST[4]})") / $([ "${NV_EST[16]}" = "${IS_B[16]}" ] && echo yes || echo "**no** (${NV_EST[16]})") | | exact | |"
 	echo "| floor: copy just the changed 4K blocks by hand (python: pread from the @2 image, pwrite in place into a copy of @1, fsync; plain files on the repo's disk), s | $(sec "$FLOOR_US") | | tarn 4K / floor: $(ratio "${INC[4]}" "$FLOOR_US")x | (info) | |"
 	echo
-	echo "Medians of $REPS rounds (the order of btrfs, tarn 16K and tarn 4K rotates from round to round; full rounds into freshly created destinations; before every run: \`sync\`, a wait for the disk to go quiet, \`echo 3 > /proc/sys/vm/drop_caches\`; timed from the start of the pipeline to the end of a final \`sync\`). Volume $((VOLSIZE / MIB)) MiB; MB/s = 10^6 bytes/s of its $((DATA_B / MIB)) MiB of non-zero data. Ratios (of the medians, and in brackets of the best runs; a goal is met only if both meet it): full = btrfs time / tarn time (throughput, higher is better); incremental = tarn time / btrfs time (lower is better). Every received copy verified by md5 against the expected image."
+	echo "Medians of $REPS rounds (the order of btrfs, tarn 16K and tarn 4K rotates from round to round; each full round into its own destination, all created before the first; before every run: \`sync\`, a wait for the disk to go quiet, \`echo 3 > /proc/sys/vm/drop_caches\`; timed from the start of the pipeline to the end of a final \`sync\`). Volume $((VOLSIZE / MIB)) MiB; MB/s = 10^6 bytes/s of its $((DATA_B / MIB)) MiB of non-zero data. Ratios (of the medians, and in brackets of the best runs; a goal is met only if both meet it): full = btrfs time / tarn time (throughput, higher is better); incremental = tarn time / btrfs time (lower is better). Every received copy verified by md5 against the expected image."
 	echo
 	echo "Produced by: \`$CMDLINE\`"
 } | tee "$DIR/table.md"

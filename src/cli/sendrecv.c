@@ -203,6 +203,8 @@ int cmd_send(int argc, char **argv)
 		struct progress pg = { .name = o.to, .start = time(NULL), .last = time(NULL), .on = verbose };
 		if (verbose && !parsable)
 			fprintf(stderr, "TIME         SENT       RATE   SNAPSHOT\n");
+		static char obuf[1 << 20]; /* whole records per write(2), not 4 KiB pieces */
+		setvbuf(stdout, obuf, _IOFBF, sizeof(obuf));
 		rc = stream_send(cp.dsl, &o, stdout, progress_cb, &pg);
 	}
 	cli_close(&cp, 0);
@@ -326,6 +328,8 @@ int cmd_receive(int argc, char **argv)
 	}
 	if (o.resumable)
 		catch_termination();
+	static char ibuf[1 << 20];
+	setvbuf(stdin, ibuf, _IOFBF, sizeof(ibuf));
 	int rc = stream_recv(cp.dsl, &o, stdin, recv_note, &note);
 	if (rc < 0) {
 		char msg[TERR_MSG_MAX];
