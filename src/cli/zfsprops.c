@@ -25,6 +25,8 @@ static const struct {
 	{ "compression", "compress", "COMPRESS", 0 },
 	{ "readonly", "rdonly", "RDONLY", 0 },
 	{ "refreservation", "refreserv", "REFRESERV", 1 },
+	{ "reservation", "reserv", "RESERV", 1 },
+	{ "clones", NULL, "CLONES", 0 },
 	{ "guid", NULL, "GUID", 0 },
 	{ "usedbysnapshots", "usedsnap", "USEDSNAP", 1 },
 	{ "usedbydataset", "usedds", "USEDDS", 1 },
@@ -45,7 +47,7 @@ static const struct {
 /* `zfs get all` order */
 const char *const zprop_all[] = { "type", "creation", "used", "available", "referenced", "compressratio",
 				  "volsize", "volblocksize", "checksum", "compression", "readonly", "createtxg",
-				  "origin", "refreservation", "guid", "usedbysnapshots", "usedbydataset",
+				  "origin", "clones", "reservation", "refreservation", "guid", "usedbysnapshots", "usedbydataset",
 				  "usedbychildren", "usedbyrefreservation", "written", "logicalused",
 				  "logicalreferenced", "refcompressratio", NULL };
 
@@ -197,6 +199,25 @@ int zprop_value(dsl_t *d, dsl_ds_t *ds, const char *prop, int parsable, char *ou
 			return -1;
 		snprintf(out, len, "none");
 		snprintf(src, srclen, "default");
+	} else if (!strcmp(prop, "reservation")) {
+		if (snap)
+			return -1;
+		/* tarn reserves space with refreservation only; reservation is always none */
+		snprintf(out, len, parsable ? "0" : "none");
+		snprintf(src, srclen, dsl_prop_find(ds, "reservation") ? "local" : "default");
+	} else if (!strcmp(prop, "clones")) {
+		if (!snap)
+			return -1;
+		size_t pos = 0;
+		out[0] = 0;
+		for (size_t i = 0; i < d->nds; i++)
+			if (d->ds[i]->origin == ds->id) {
+				char cn[DS_NAME_MAX];
+				dsl_fullname(d, d->ds[i], cn, sizeof(cn));
+				pos += (size_t)snprintf(out + pos, pos < len ? len - pos : 0, "%s%s", pos ? "," : "", cn);
+			}
+		if (!out[0])
+			snprintf(out, len, "%s", "");
 	} else if (!strcmp(prop, "refreservation")) {
 		if (snap)
 			return -1;

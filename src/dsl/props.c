@@ -14,7 +14,7 @@ static const struct {
 	const char *name;
 	int inherit;
 } settable[] = {
-	{ "compression", 1 }, { "checksum", 1 }, { "readonly", 1 }, { "refreservation", 0 },
+	{ "compression", 1 }, { "checksum", 1 }, { "readonly", 1 }, { "refreservation", 0 }, { "reservation", 0 },
 };
 
 static int is_user_prop(const char *name) { return strchr(name, ':') != NULL; }
@@ -114,6 +114,12 @@ int dsl_prop_validate(const char *name, const char *value, int type)
 		int b;
 		if (parse_bool_onoff(value, &b) < 0)
 			return terr(EINVAL, "'readonly' must be one of 'on | off'");
+	} else if (!strcmp(name, "reservation")) {
+		uint64_t v;
+		if (strcmp(value, "none") && parse_size(value, &v) < 0)
+			return terr(EINVAL, "bad numeric value '%s'", value);
+		if (strcmp(value, "none") && v != 0)
+			return terr(ENOTSUP, "'reservation' is not supported yet (use refreservation)");
 	} else if (!strcmp(name, "refreservation")) {
 		uint64_t v;
 		if (strcmp(value, "none") && strcmp(value, "auto") && parse_size(value, &v) < 0)
