@@ -59,6 +59,23 @@ static int usage_err(const char *msg)
 	return 2;
 }
 
+/* Open the pool of `name` and look the dataset up; on failure print zfs's "cannot open" line
+ * and return -1 (nothing is left open). */
+static int open_ds(const char *name, cli_pool_t *cp, dsl_ds_t **ds)
+{
+	if (cli_open_for(name, cp) < 0) {
+		cli_fail("open '%s'", name);
+		return -1;
+	}
+	*ds = dsl_lookup(cp->dsl, name);
+	if (!*ds) {
+		cli_fail("open '%s'", name);
+		cli_close(cp, 0);
+		return -1;
+	}
+	return 0;
+}
+
 /* ---- create ---- */
 
 static int do_create(int argc, char **argv)
@@ -763,13 +780,9 @@ static int do_set(int argc, char **argv)
 		return usage_err(argc < 2 ? "missing property=value argument(s)" : "missing dataset name(s)");
 	const char *name = argv[argc - 1];
 	cli_pool_t cp;
-	if (cli_open_for(name, &cp) < 0)
-		return cli_fail("open '%s'", name);
-	dsl_ds_t *ds = dsl_lookup(cp.dsl, name);
-	if (!ds) {
-		cli_close(&cp, 0);
-		return cli_fail("open '%s'", name);
-	}
+	dsl_ds_t *ds;
+	if (open_ds(name, &cp, &ds) < 0)
+		return 1;
 	int rc = 0;
 	for (int i = 1; rc == 0 && i < argc - 1; i++) {
 		char *eq = strchr(argv[i], '=');
@@ -929,13 +942,9 @@ static int do_rollback(int argc, char **argv)
 		return 1;
 	}
 	cli_pool_t cp;
-	if (cli_open_for(name, &cp) < 0)
-		return cli_fail("open '%s'", name);
-	dsl_ds_t *s = dsl_lookup(cp.dsl, name);
-	if (!s) {
-		cli_close(&cp, 0);
-		return cli_fail("open '%s'", name);
-	}
+	dsl_ds_t *s;
+	if (open_ds(name, &cp, &s) < 0)
+		return 1;
 	dsl_ds_t *h = dsl_by_id(cp.dsl, s->parent), **snaps;
 	size_t n = dsl_snapshots(cp.dsl, h, &snaps), k;
 	for (k = 0; k < n && snaps[k] != s; k++)
@@ -1211,13 +1220,9 @@ static int do_rename(int argc, char **argv)
 		return 1;
 	}
 	cli_pool_t cp;
-	if (cli_open_for(from, &cp) < 0)
-		return cli_fail("open '%s'", from);
-	dsl_ds_t *ds = dsl_lookup(cp.dsl, from);
-	if (!ds) {
-		cli_close(&cp, 0);
-		return cli_fail("open '%s'", from);
-	}
+	dsl_ds_t *ds;
+	if (open_ds(from, &cp, &ds) < 0)
+		return 1;
 	int rc = 0;
 	if (rc == 0 && parents && dsl_is_head(ds)) { /* -p: create missing parents */
 		char path[DS_NAME_MAX * 2];
