@@ -104,16 +104,14 @@ void vdev_close(vdev_t *v)
 	v->fd = -1;
 	free(v->q);
 	v->q = NULL;
+	free(v->ra);
+	v->ra = NULL;
+	v->ralen = 0;
 }
 
-int vdev_read(vdev_t *v, void *buf, size_t len, uint64_t off)
+static int pread_full(vdev_t *v, void *buf, size_t len, uint64_t off)
 {
 	size_t done = 0;
-	TRY(vdev_issue(v));
-	if (off > v->size || len > v->size - off) {
-		v->read_errors++;
-		return terr(EIO, "%s: read beyond end of device (offset %llu)", v->path, (unsigned long long)off);
-	}
 	while (done < len) {
 		ssize_t r = pread(v->fd, (char *)buf + done, len - done, (off_t)(off + done));
 		if (r < 0 && errno == EINTR)
@@ -125,6 +123,33 @@ int vdev_read(vdev_t *v, void *buf, size_t len, uint64_t off)
 		}
 		done += (size_t)r;
 	}
+	return 0;
+}
+
+int vdev_read(vdev_t *v, void *buf, size_t len, uint64_t off)
+{
+	TRY(vdev_issue(v));
+	if (off > v->size || len > v->size - off) {
+		v->read_errors++;
+		return terr(EIO, "%s: read beyond end of device (offset %llu)", v->path, (unsigned long long)off);
+	}
+	int seq = off == v->last_end;
+	v->last_end = off + len;
+	if (v->ralen && off >= v->raoff && off + len <= v->raoff + v->ralen) {
+		memcpy(buf, v->ra + (off - v->raoff), len);
+		return 0;
+	}
+	/* a second read that continues the last one: read ahead, one call for many blocks */
+	if (seq && !v->torn && len < VDEV_READAHEAD && (v->ra || (v->ra = malloc(VDEV_READAHEAD)))) {
+		size_t n = v->size - off < VDEV_READAHEAD ? (size_t)(v->size - off) : VDEV_READAHEAD;
+		v->ralen = 0;
+		TRY(pread_full(v, v->ra, n, off));
+		v->raoff = off;
+		v->ralen = n;
+		memcpy(buf, v->ra, len);
+		return 0;
+	}
+	TRY(pread_full(v, buf, len, off));
 	/* reads see buffered (not yet flushed) writes, as a page cache would */
 	if (v->torn)
 		for (size_t i = 0; i < v->torn->n; i++) {
@@ -177,6 +202,8 @@ static int vdev_issue(vdev_t *v)
 
 int vdev_write(vdev_t *v, const void *buf, size_t len, uint64_t off)
 {
+	if (v->ralen && off < v->raoff + v->ralen && off + len > v->raoff)
+		v->ralen = 0; /* the read-ahead copy is stale */
 	if (v->werr)
 		return terr(-v->werr, "%s: an earlier write failed", v->path);
 	if (off > v->size || len > v->size - off) {

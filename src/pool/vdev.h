@@ -23,6 +23,7 @@
 #define VDEV_MIN_SIZE (64ull << 20) /* as ZFS: a vdev must be at least 64 MiB */
 #define VDEV_KICK_BYTES (8ull << 20)  /* start writeback after this many bytes */
 #define VDEV_QUEUE_BYTES (1u << 20)   /* contiguous writes are combined up to this size */
+#define VDEV_READAHEAD (512u << 10)   /* a read continuing the last one reads this much ahead */
 
 typedef struct vdev {
 	char path[4096];
@@ -36,6 +37,9 @@ typedef struct vdev {
 	uint64_t qoff;
 	size_t qlen;
 	int werr;              /* a combined write failed: every later write and flush fails */
+	uint8_t *ra;           /* read-ahead window (sequential reads) */
+	uint64_t raoff, last_end;
+	size_t ralen;
 } vdev_t;
 
 /* Open a file or block device read-write (readonly if ro). Fails with a message naming the

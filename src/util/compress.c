@@ -132,6 +132,21 @@ size_t comp_compress(enum comp_alg a, const void *src, size_t srclen, void *dst,
 		cap = dstcap;
 	if (cap <= COMP_HDR_LEN)
 		return 0;
+	/* early abort, in the spirit of OpenZFS's for zstd: if neither the first nor the last
+	 * quarter of the block compresses by an eighth, the block is taken for incompressible
+	 * (random or encrypted data) and the full try is skipped */
+	if (srclen >= 4096) {
+		size_t q = srclen / 4, qcap = q - q / 8;
+		if (qcap > cap - COMP_HDR_LEN)
+			qcap = cap - COMP_HDR_LEN;
+		size_t h = alg_compress(COMP_LZ4, src, q, (uint8_t *)dst + COMP_HDR_LEN, qcap);
+		if (h == 0 || h > qcap) {
+			size_t t = alg_compress(COMP_LZ4, (const uint8_t *)src + srclen - q, q,
+						(uint8_t *)dst + COMP_HDR_LEN, qcap);
+			if (t == 0 || t > qcap)
+				return 0;
+		}
+	}
 	n = alg_compress(a, src, srclen, (uint8_t *)dst + COMP_HDR_LEN, cap - COMP_HDR_LEN);
 	if (n == 0 || n > cap - COMP_HDR_LEN)
 		return 0;
