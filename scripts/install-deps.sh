@@ -17,6 +17,13 @@ PKGS=(
                                  # exists; the tests never write it (own --configdir and TARN_HOME)
 )
 
+# apt-get needs root: as root run it directly, otherwise through sudo
+SUDO=
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "install-deps: run as root (or install sudo)" >&2; exit 1; }
+  SUDO=sudo
+fi
+
 missing=()
 for p in "${PKGS[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
@@ -39,7 +46,7 @@ export DEBIAN_FRONTEND=noninteractive
 log=$(mktemp /tmp/install-deps.XXXXXX.log)
 apt_q() {
   # quiet apt; on failure show its log. Waits for a dpkg lock held by e.g. unattended-upgrades.
-  if ! apt-get -q -o DPkg::Lock::Timeout=300 "$@" >>"$log" 2>&1; then
+  if ! $SUDO env DEBIAN_FRONTEND=noninteractive apt-get -q -o DPkg::Lock::Timeout=300 "$@" >>"$log" 2>&1; then
     echo "install-deps: apt-get $* failed; log follows:" >&2
     tail -n 50 "$log" >&2
     return 1
