@@ -136,7 +136,9 @@ for c in vms vms2; do
   t_eq "  $P/$c, $P/$c/a and $P/$c/b have one hourly each" \
     "$(printf '%s\n' "$T_OUT" | sed -E 's/@autosnap_[0-9-]{10}_[0-9:]{8}_hourly$/@H/' | sort)" \
     "$(printf '%s\n' "$P/$c@H" "$P/$c/a@H" "$P/$c/b@H" | sort)"
-  t_eq "  with one name"                          "$(printf '%s\n' "$T_OUT" | sed 's/.*@//' | sort -u | wc -l)" 1
+  # one name only where the snapshot is one atomic `zfs snapshot -r` (recursive = zfs): with
+  # recursive = yes sanoid snapshots each dataset on its own, and the clock may tick in between
+  [ "$c" = vms ] && t_eq "  with one name (atomic)"  "$(printf '%s\n' "$T_OUT" | sed 's/.*@//' | sort -u | wc -l)" 1
 done
 
 # --- monitor snapshots ----------------------------------------------------------------------
