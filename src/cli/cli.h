@@ -34,6 +34,10 @@ int cli_known_names(char ***names, int *n);
 /* Does the command line ask for help (-?, --help, or "help" as the command)? */
 int cli_wants_help(int argc, char **argv);
 
+/* End a modifying command: commit and close when rc >= 0, else close without committing; on
+ * any failure print "cannot <what>: <reason>". Returns the exit status (0 or 1). */
+int cli_finish(cli_pool_t *cp, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* "cannot <what>: <terr_msg>" on stderr; returns 1. */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

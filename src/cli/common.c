@@ -176,6 +176,20 @@ int cli_wants_help(int argc, char **argv)
 	return 0;
 }
 
+int cli_finish(cli_pool_t *cp, int rc, const char *fmt, ...)
+{
+	char what[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	if (rc >= 0 && cli_close(cp, 1) == 0)
+		return 0;
+	if (rc < 0)
+		cli_close(cp, 0);
+	return cli_fail("%s", what);
+}
+
 int cli_fail(const char *fmt, ...)
 {
 	va_list ap;

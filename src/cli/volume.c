@@ -97,13 +97,7 @@ static int do_write(const char *name, uint64_t off)
 		off += n;
 	}
 	free(buf);
-	if (rc < 0) {
-		cli_close(&cp, 0);
-		return cli_fail("write '%s'", name);
-	}
-	if (cli_close(&cp, 1) < 0)
-		return cli_fail("write '%s'", name);
-	return 0;
+	return cli_finish(&cp, rc, "write '%s'", name);
 }
 
 static int do_read(const char *name, uint64_t off, uint64_t len, int have_len)

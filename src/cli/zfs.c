@@ -152,13 +152,7 @@ static int do_create(int argc, char **argv)
 		return 1;
 	}
 	int rc = dsl_create(cp.dsl, name, is_vol ? volsize : 0, bs, sparse, props, np);
-	if (rc < 0) {
-		cli_close(&cp, 0);
-		return cli_fail("create '%s'", name);
-	}
-	if (cli_close(&cp, 1) < 0)
-		return cli_fail("create '%s'", name);
-	return 0;
+	return cli_finish(&cp, rc, "create '%s'", name);
 }
 
 /* ---- iteration helpers ---- */
@@ -806,13 +800,7 @@ static int do_set(int argc, char **argv)
 			rc = dsl_prop_set(cp.dsl, ds, cn, eq + 1, PROP_LOCAL);
 		}
 	}
-	if (rc < 0) {
-		cli_close(&cp, 0);
-		return cli_fail("set property for '%s'", name);
-	}
-	if (cli_close(&cp, 1) < 0)
-		return cli_fail("set property for '%s'", name);
-	return 0;
+	return cli_finish(&cp, rc, "set property for '%s'", name);
 }
 
 static int do_inherit(int argc, char **argv)
@@ -967,13 +955,7 @@ static int do_rollback(int argc, char **argv)
 	free(snaps);
 	if (rc == 0)
 		rc = dsl_rollback(cp.dsl, s);
-	if (rc < 0) {
-		cli_close(&cp, 0);
-		return cli_fail("rollback to '%s'", name);
-	}
-	if (cli_close(&cp, 1) < 0)
-		return cli_fail("rollback to '%s'", name);
-	return 0;
+	return cli_finish(&cp, rc, "rollback to '%s'", name);
 }
 
 static int do_clone(int argc, char **argv)

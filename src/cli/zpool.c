@@ -518,13 +518,7 @@ static int do_set(int argc, char **argv)
 	if (cli_open(argv[2], &cp) < 0)
 		return cli_fail("open '%s'", argv[2]);
 	int rc = dsl_pprop_set(cp.dsl, "comment", val);
-	if (rc < 0) {
-		cli_close(&cp, 0);
-		return cli_fail("set property for '%s'", argv[2]);
-	}
-	if (cli_close(&cp, 1) < 0)
-		return cli_fail("set property for '%s'", argv[2]);
-	return 0;
+	return cli_finish(&cp, rc, "set property for '%s'", argv[2]);
 }
 
 /* ---- status ---- */

@@ -11,6 +11,7 @@
 #include "dsl/deadlist.h"
 #include "util/compress.h"
 #include "util/err.h"
+#include "util/grow.h"
 #include "util/guid.h"
 #include "util/names.h"
 #include "util/strnum.h"
@@ -246,14 +247,7 @@ static void drop_vol(dsl_ds_t *ds)
 
 static int add_ds(dsl_t *d, dsl_ds_t *ds)
 {
-	if (d->nds == d->capds) {
-		size_t nc = d->capds ? d->capds * 2 : 16;
-		dsl_ds_t **n = realloc(d->ds, nc * sizeof(*n));
-		if (!n)
-			return terr(ENOMEM, "out of memory");
-		d->ds = n;
-		d->capds = nc;
-	}
+	TRY(GROW(d->ds, d->capds, d->nds, 16));
 	d->ds[d->nds++] = ds;
 	return 0;
 }

@@ -7,6 +7,7 @@
 
 #include "util/compress.h"
 #include "util/err.h"
+#include "util/grow.h"
 #include "util/le.h"
 
 #define DLB_MAGIC 0x424c4454u /* "TDLB" */
@@ -38,14 +39,7 @@ int dl_insert(deadlist_t *dl, uint64_t key, const bp_t *bp)
 	dl_entry_t *e = entry_for(dl, key);
 	if (!e)
 		return terr(ENOMEM, "out of memory");
-	if (e->npend == e->cappend) {
-		size_t nc = e->cappend ? e->cappend * 2 : 16;
-		bp_t *n = realloc(e->pend, nc * sizeof(*n));
-		if (!n)
-			return terr(ENOMEM, "out of memory");
-		e->pend = n;
-		e->cappend = nc;
-	}
+	TRY(GROW(e->pend, e->cappend, e->npend, 16));
 	e->pend[e->npend++] = *bp;
 	e->bytes += bp_asize(bp);
 	e->lbytes += bp->lsize;
@@ -175,14 +169,7 @@ struct collect {
 static int collect_cb(void *arg, const bp_t *bp)
 {
 	struct collect *c = arg;
-	if (c->n == c->cap) {
-		size_t nc = c->cap ? c->cap * 2 : 256;
-		bp_t *nv = realloc(c->v, nc * sizeof(*nv));
-		if (!nv)
-			return terr(ENOMEM, "out of memory");
-		c->v = nv;
-		c->cap = nc;
-	}
+	TRY(GROW(c->v, c->cap, c->n, 256));
 	c->v[c->n++] = *bp;
 	return 0;
 }

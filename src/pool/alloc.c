@@ -6,6 +6,7 @@
 
 #include "pool/bp.h"
 #include "util/err.h"
+#include "util/grow.h"
 
 #define ROTOR_CHUNK (8ull << 20) /* bytes placed on one vdev before moving to the next */
 
@@ -25,14 +26,7 @@ int recs_push(space_recs_t *rs, const space_rec_t *r)
 			return 0;
 		}
 	}
-	if (rs->n == rs->cap) {
-		size_t nc = rs->cap ? rs->cap * 2 : 256;
-		space_rec_t *n = realloc(rs->r, nc * sizeof(*n));
-		if (!n)
-			return terr(ENOMEM, "out of memory");
-		rs->r = n;
-		rs->cap = nc;
-	}
+	TRY(GROW(rs->r, rs->cap, rs->n, 256));
 	rs->r[rs->n++] = *r;
 	return 0;
 }

@@ -8,6 +8,7 @@
 
 #include "pool/label.h"
 #include "util/err.h"
+#include "util/grow.h"
 #include "util/le.h"
 
 #define SLOG_MAGIC 0x474c5354u /* "TSLG" */
@@ -19,14 +20,7 @@
 
 static int remember_bp(pool_t *p, const bp_t *bp)
 {
-	if (p->log_nbps == p->log_cap) {
-		size_t nc = p->log_cap ? p->log_cap * 2 : 64;
-		bp_t *n = realloc(p->log_bps, nc * sizeof(*n));
-		if (!n)
-			return terr(ENOMEM, "out of memory");
-		p->log_bps = n;
-		p->log_cap = nc;
-	}
+	TRY(GROW(p->log_bps, p->log_cap, p->log_nbps, 64));
 	p->log_bps[p->log_nbps++] = *bp;
 	return 0;
 }

@@ -6,6 +6,7 @@
 
 #include "util/compress.h"
 #include "util/err.h"
+#include "util/grow.h"
 #include "util/le.h"
 
 /* One substream: from (NULL or a snapshot/bookmark) to a snapshot. */
@@ -22,14 +23,7 @@ typedef struct steps {
 
 static int push_step(steps_t *s, dsl_ds_t *from, dsl_ds_t *to)
 {
-	if (s->n == s->cap) {
-		size_t nc = s->cap ? s->cap * 2 : 16;
-		step_t *nv = realloc(s->v, nc * sizeof(*nv));
-		if (!nv)
-			return terr(ENOMEM, "out of memory");
-		s->v = nv;
-		s->cap = nc;
-	}
+	TRY(GROW(s->v, s->cap, s->n, 16));
 	s->v[s->n++] = (step_t){ from, to };
 	return 0;
 }
