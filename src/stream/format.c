@@ -191,6 +191,8 @@ int sr_begin_decode(const uint8_t *p, uint64_t len, sr_begin_t *b)
 			b->props[i].name = strdup(name);
 			b->props[i].value = val;
 			b->nprops = i + 1;
+			if (!b->props[i].name)
+				c.ok = 0;
 		}
 		if (!b->props)
 			c.ok = 0;
