@@ -1,0 +1,278 @@
+/* nbd/listen.c — listening sockets (TCP, Unix) and their accept threads: one thread per
+ * listener, one detached thread per accepted connection (running nbd_serve_conn), at most
+ * max_conns of those at a time (more are accepted and closed at once). nbd_server_free wakes
+ * the accept threads through the server's wake pipe and waits for every connection thread. */
+#include "nbd/conn.h"
+
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "util/err.h"
+
+typedef struct conn_arg {
+	nbd_server_t *s;
+	int fd;
+} conn_arg_t;
+
+static void *conn_thread(void *arg)
+{
+	conn_arg_t a = *(conn_arg_t *)arg;
+	free(arg);
+	nbd_serve_conn(a.s, a.fd);
+	pthread_mutex_lock(&a.s->lock);
+	a.s->nthreads--;
+	pthread_cond_broadcast(&a.s->idle);
+	pthread_mutex_unlock(&a.s->lock); /* the server may be freed from here on */
+	return NULL;
+}
+
+static void start_conn(nbd_server_t *s, int fd, int tcp)
+{
+	pthread_mutex_lock(&s->lock);
+	if (s->stopping || s->nthreads >= s->max_conns) {
+		int max = s->max_conns, stopping = s->stopping;
+		pthread_mutex_unlock(&s->lock);
+		close(fd);
+		if (!stopping)
+			nbd_slog(s, "too many connections (%d): refusing one", max);
+		return;
+	}
+	s->nthreads++;
+	pthread_mutex_unlock(&s->lock);
+	if (tcp) {
+		int one = 1;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	}
+	conn_arg_t *a = malloc(sizeof(*a));
+	pthread_attr_t attr;
+	pthread_t t;
+	int rc = -1;
+	if (a) {
+		a->s = s, a->fd = fd;
+		pthread_attr_init(&attr);
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		rc = pthread_create(&t, &attr, conn_thread, a);
+		pthread_attr_destroy(&attr);
+	}
+	if (rc != 0) {
+		free(a);
+		close(fd);
+		pthread_mutex_lock(&s->lock);
+		s->nthreads--;
+		pthread_cond_broadcast(&s->idle);
+		pthread_mutex_unlock(&s->lock);
+		nbd_slog(s, "cannot start a connection thread: refusing one");
+	}
+}
+
+static void *accept_thread(void *arg)
+{
+	nbd_listener_t *l = arg;
+	nbd_server_t *s = l->s;
+	for (;;) {
+		struct pollfd p[2] = { { .fd = l->fd, .events = POLLIN }, { .fd = s->wake[0], .events = POLLIN } };
+		if (poll(p, 2, -1) < 0) {
+			if (errno != EINTR)
+				usleep(100000);
+			continue;
+		}
+		if (p[1].revents)
+			break;
+		if (!p[0].revents)
+			continue;
+		int fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno != EINTR && errno != EAGAIN && errno != ECONNABORTED) {
+				nbd_slog(s, "accept: %s", strerror(errno));
+				usleep(100000); /* EMFILE and the like: do not spin */
+			}
+			continue;
+		}
+		start_conn(s, fd, !l->unix_path);
+	}
+	return NULL;
+}
+
+static int listen_unix(const char *path, int *out)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return terr(ENAMETOOLONG, "unix socket path too long: %s", path);
+	strcpy(sa.sun_path, path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return terr(errno, "socket: %s", strerror(errno));
+	int b = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	if (b < 0 && errno == EADDRINUSE) {
+		/* a socket file left by a dead server can go; a live one stays */
+		struct stat st;
+		int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		int stale = probe >= 0 && lstat(path, &st) == 0 && S_ISSOCK(st.st_mode) &&
+			    connect(probe, (struct sockaddr *)&sa, sizeof(sa)) < 0 && errno == ECONNREFUSED;
+		if (probe >= 0)
+			close(probe);
+		if (!stale) {
+			close(fd);
+			return terr(EADDRINUSE, "%s: address in use", path);
+		}
+		unlink(path);
+		b = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	}
+	if (b < 0) {
+		int e = errno;
+		close(fd);
+		return terr(e, "bind %s: %s", path, strerror(e));
+	}
+	if (listen(fd, 128) < 0) {
+		int e = errno;
+		close(fd);
+		unlink(path);
+		return terr(e, "listen %s: %s", path, strerror(e));
+	}
+	*out = fd;
+	return 0;
+}
+
+/* Split "HOST:PORT" / "[V6]:PORT" into host (NULL: any) and port. */
+static int split_addr(const char *where, char *host, size_t hostcap, const char **port)
+{
+	const char *colon;
+	size_t hl;
+	if (where[0] == '[') {
+		const char *end = strchr(where, ']');
+		if (!end || end[1] != ':')
+			return terr(EINVAL, "bad address '%s' (want [ADDR]:PORT)", where);
+		hl = (size_t)(end - where - 1);
+		memcpy(host, where + 1, hl < hostcap ? hl : 0);
+		colon = end + 1;
+	} else {
+		colon = strrchr(where, ':');
+		if (!colon)
+			return terr(EINVAL, "bad address '%s' (want ADDR:PORT or a socket path)", where);
+		hl = (size_t)(colon - where);
+		memcpy(host, where, hl < hostcap ? hl : 0);
+	}
+	if (hl >= hostcap)
+		return terr(EINVAL, "address too long: %s", where);
+	host[hl] = 0;
+	*port = colon + 1;
+	if (!**port)
+		return terr(EINVAL, "bad address '%s': no port", where);
+	return 0;
+}
+
+static int listen_tcp(const char *where, int *out, int *port_out)
+{
+	char host[256];
+	const char *port = NULL;
+	TRY(split_addr(where, host, sizeof(host), &port));
+	struct addrinfo hints = { .ai_flags = AI_PASSIVE, .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
+	struct addrinfo *res = NULL;
+	int g = getaddrinfo(host[0] ? host : NULL, port, &hints, &res);
+	if (g != 0)
+		return terr(EINVAL, "%s: %s", where, gai_strerror(g));
+	int fd = -1, e = EADDRNOTAVAIL;
+	for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+		if (fd < 0) {
+			e = errno;
+			continue;
+		}
+		int one = 1;
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 128) == 0)
+			break;
+		e = errno;
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	if (fd < 0)
+		return terr(e, "listen on %s: %s", where, strerror(e));
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	*port_out = 0;
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
+		if (ss.ss_family == AF_INET)
+			*port_out = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+		else if (ss.ss_family == AF_INET6)
+			*port_out = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	}
+	*out = fd;
+	return 0;
+}
+
+int nbd_server_listen(nbd_server_t *s, const char *where)
+{
+	int fd = -1, port = 0, is_unix = strchr(where, '/') != NULL;
+	if (is_unix)
+		TRY(listen_unix(where, &fd));
+	else
+		TRY(listen_tcp(where, &fd, &port));
+	nbd_listener_t *l = calloc(1, sizeof(*l));
+	if (!l || (is_unix && !(l->unix_path = strdup(where))))
+		goto nomem;
+	l->fd = fd;
+	l->s = s;
+	pthread_mutex_lock(&s->lock);
+	if (s->nlisteners == s->caplisteners) {
+		size_t cap = s->caplisteners ? 2 * s->caplisteners : 4;
+		nbd_listener_t **nl = realloc(s->listeners, cap * sizeof(*nl));
+		if (!nl) {
+			pthread_mutex_unlock(&s->lock);
+			goto nomem;
+		}
+		s->listeners = nl, s->caplisteners = cap;
+	}
+	int rc = pthread_create(&l->thread, NULL, accept_thread, l);
+	if (rc == 0)
+		s->listeners[s->nlisteners++] = l;
+	pthread_mutex_unlock(&s->lock);
+	if (rc != 0) {
+		if (is_unix)
+			unlink(where);
+		close(fd);
+		free(l->unix_path);
+		free(l);
+		return terr(rc, "cannot start the accept thread: %s", strerror(rc));
+	}
+	return port;
+nomem:
+	if (is_unix)
+		unlink(where);
+	close(fd);
+	if (l)
+		free(l->unix_path);
+	free(l);
+	return terr(ENOMEM, "out of memory");
+}
+
+void nbd_listeners_stop(nbd_server_t *s)
+{
+	if (write(s->wake[1], "x", 1) < 0) {
+		/* cannot happen with a fresh pipe; the accept threads would not stop */
+	}
+	pthread_mutex_lock(&s->lock);
+	nbd_listener_t **ls = s->listeners;
+	size_t n = s->nlisteners;
+	s->listeners = NULL;
+	s->nlisteners = s->caplisteners = 0;
+	pthread_mutex_unlock(&s->lock);
+	for (size_t i = 0; i < n; i++) {
+		pthread_join(ls[i]->thread, NULL);
+		close(ls[i]->fd);
+		if (ls[i]->unix_path)
+			unlink(ls[i]->unix_path);
+		free(ls[i]->unix_path);
+		free(ls[i]);
+	}
+	free(ls);
+}

@@ -1,0 +1,380 @@
+/* nbd/transmit.c — the transmission phase (doc/proto.md, "Transmission"): one request at a time
+ * (read, check, run, reply), so pipelined requests are answered in order.
+ *
+ * Checks, in order: request magic (else hard disconnect); a WRITE payload over NBD_MAX_PAYLOAD
+ * (EINVAL reply, then hard disconnect: it cannot be buffered); export gone (ESHUTDOWN, then a
+ * clean end); unknown command; flags not valid for the command or not negotiated; command not
+ * advertised; read-only export (EPERM); range beyond the export (EINVAL, ENOSPC for writes);
+ * lengths. Errors are structured error chunks with a message once structured replies are
+ * negotiated, simple replies otherwise. Structured READs send holes (base:allocation extents
+ * with NBD_STATE_ZERO) as OFFSET_HOLE chunks, unless NBD_CMD_FLAG_DF asks for one chunk. */
+#include "nbd/conn.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "util/err.h"
+
+typedef struct req {
+	uint16_t flags, type;
+	uint64_t handle, off;
+	uint32_t len;
+} req_t;
+
+static const char *cmd_name(uint16_t type)
+{
+	static const char *names[] = { "READ", "WRITE", "DISC", "FLUSH", "TRIM", "CACHE", "WRITE_ZEROES",
+				       "BLOCK_STATUS" };
+	return type < sizeof(names) / sizeof(names[0]) ? names[type] : "unknown command";
+}
+
+/* ---- replies ---- */
+
+static int reply_simple(nbd_conn_t *c, uint64_t handle, uint32_t err, const void *data, size_t len)
+{
+	uint8_t h[NBD_SIMPLE_HDR];
+	be_put32(h, NBD_SIMPLE_REPLY_MAGIC);
+	be_put32(h + 4, err);
+	be_put64(h + 8, handle);
+	struct iovec iov[2] = { { h, sizeof(h) }, { (void *)data, len } };
+	return nbd_send_iov(c->fd, iov, 2);
+}
+
+static void chunk_hdr(uint8_t *h, uint64_t handle, uint16_t flags, uint16_t type, uint32_t len)
+{
+	be_put32(h, NBD_STRUCTURED_REPLY_MAGIC);
+	be_put16(h + 4, flags);
+	be_put16(h + 6, type);
+	be_put64(h + 8, handle);
+	be_put32(h + 16, len);
+}
+
+static int reply_chunk(nbd_conn_t *c, uint64_t handle, uint16_t flags, uint16_t type, const void *a, size_t alen,
+		       const void *b, size_t blen)
+{
+	uint8_t h[NBD_CHUNK_HDR];
+	chunk_hdr(h, handle, flags, type, (uint32_t)(alen + blen));
+	struct iovec iov[3] = { { h, sizeof(h) }, { (void *)a, alen }, { (void *)b, blen } };
+	return nbd_send_iov(c->fd, iov, 3);
+}
+
+static int reply_ok(nbd_conn_t *c, const req_t *r)
+{
+	if (c->structured && r->type == NBD_CMD_READ)
+		return reply_chunk(c, r->handle, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_NONE, NULL, 0, NULL, 0);
+	return reply_simple(c, r->handle, 0, NULL, 0);
+}
+
+static __attribute__((format(printf, 4, 5))) int reply_error(nbd_conn_t *c, const req_t *r, uint32_t err,
+							     const char *fmt, ...)
+{
+	if (!c->structured)
+		return reply_simple(c, r->handle, err, NULL, 0);
+	uint8_t p[6 + 200];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf((char *)p + 6, sizeof(p) - 6, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		n = 0;
+	if ((size_t)n >= sizeof(p) - 6)
+		n = sizeof(p) - 7;
+	be_put32(p, err);
+	be_put16(p + 4, (uint16_t)n);
+	return reply_chunk(c, r->handle, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_ERROR, p, 6 + (size_t)n, NULL, 0);
+}
+
+/* Reply to a backend call's result rc (0 / -errno). */
+static int reply_rc(nbd_conn_t *c, const req_t *r, int rc, int fast)
+{
+	if (rc >= 0)
+		return reply_ok(c, r);
+	const char *m = terr_code() == -rc ? terr_msg() : strerror(-rc);
+	return reply_error(c, r, nbd_errno_to_wire(rc, fast), "%s: %s", cmd_name(r->type), m);
+}
+
+/* ---- checks ---- */
+
+/* The error for request r, 0 if it may run; *why says why for the error message. */
+static uint32_t check(const nbd_conn_t *c, const req_t *r, const char **why)
+{
+	static const uint16_t valid[] = {
+		[NBD_CMD_READ] = NBD_CMD_FLAG_FUA | NBD_CMD_FLAG_DF,
+		[NBD_CMD_WRITE] = NBD_CMD_FLAG_FUA,
+		[NBD_CMD_FLUSH] = NBD_CMD_FLAG_FUA,
+		[NBD_CMD_TRIM] = NBD_CMD_FLAG_FUA,
+		[NBD_CMD_CACHE] = NBD_CMD_FLAG_FUA,
+		[NBD_CMD_WRITE_ZEROES] = NBD_CMD_FLAG_FUA | NBD_CMD_FLAG_NO_HOLE | NBD_CMD_FLAG_FAST_ZERO,
+		[NBD_CMD_BLOCK_STATUS] = NBD_CMD_FLAG_FUA | NBD_CMD_FLAG_REQ_ONE,
+	};
+	uint16_t t = c->tflags;
+	uint64_t size = c->info.size;
+	int beyond = r->len > size || r->off > size - r->len;
+
+	if (r->type >= sizeof(valid) / sizeof(valid[0]) || r->type == NBD_CMD_DISC)
+		return *why = "unknown command", NBD_EINVAL;
+	if (r->flags & ~valid[r->type])
+		return *why = "command flags not valid for this command", NBD_EINVAL;
+	if (((r->flags & NBD_CMD_FLAG_FUA) && !(t & NBD_FLAG_SEND_FUA)) ||
+	    ((r->flags & NBD_CMD_FLAG_DF) && !(t & NBD_FLAG_SEND_DF)) ||
+	    ((r->flags & NBD_CMD_FLAG_FAST_ZERO) && !(t & NBD_FLAG_SEND_FAST_ZERO)))
+		return *why = "command flag not negotiated", NBD_EINVAL;
+	switch (r->type) {
+	case NBD_CMD_READ:
+		if (r->len > NBD_MAX_PAYLOAD)
+			return *why = "length above the maximum block size", NBD_EINVAL;
+		break;
+	case NBD_CMD_WRITE:
+	case NBD_CMD_WRITE_ZEROES:
+		if (c->info.readonly)
+			return *why = "read-only export", NBD_EPERM;
+		if (r->type == NBD_CMD_WRITE_ZEROES && !(t & NBD_FLAG_SEND_WRITE_ZEROES))
+			return *why = "WRITE_ZEROES is not supported by this export", NBD_EINVAL;
+		if (beyond)
+			return *why = "beyond the end of the export", NBD_ENOSPC;
+		return 0;
+	case NBD_CMD_FLUSH:
+		if (!(t & NBD_FLAG_SEND_FLUSH))
+			return *why = "FLUSH is not supported by this export", NBD_EINVAL;
+		return 0;
+	case NBD_CMD_TRIM:
+		if (c->info.readonly)
+			return *why = "read-only export", NBD_EPERM;
+		if (!(t & NBD_FLAG_SEND_TRIM))
+			return *why = "TRIM is not supported by this export", NBD_EINVAL;
+		break;
+	case NBD_CMD_CACHE:
+		if (!(t & NBD_FLAG_SEND_CACHE))
+			return *why = "CACHE is not supported by this export", NBD_EINVAL;
+		if (r->len > NBD_MAX_PAYLOAD)
+			return *why = "length above the maximum block size", NBD_EINVAL;
+		break;
+	case NBD_CMD_BLOCK_STATUS:
+		if (!c->structured || c->nmeta == 0)
+			return *why = "no meta context was negotiated", NBD_EINVAL;
+		if (r->len == 0)
+			return *why = "zero length", NBD_EINVAL;
+		break;
+	}
+	if (beyond)
+		return *why = "beyond the end of the export", NBD_EINVAL;
+	return 0;
+}
+
+/* ---- READ ---- */
+
+typedef struct read_state {
+	nbd_conn_t *c;
+	uint64_t pos, end;
+	uint32_t n;
+} read_state_t;
+
+/* Append [pos, pos + len) as data or zeros to c->ext, merging with the previous extent. */
+static int read_add(read_state_t *st, uint64_t len, int zero)
+{
+	nbd_conn_t *c = st->c;
+	if (st->n && c->ext[st->n - 1].zero == zero) {
+		c->ext[st->n - 1].len += len;
+	} else {
+		if (st->n >= NBD_READ_CHUNKS + 1)
+			return 1;
+		c->ext[st->n].off = st->pos;
+		c->ext[st->n].len = len;
+		c->ext[st->n].zero = zero;
+		st->n++;
+	}
+	st->pos += len;
+	return 0;
+}
+
+static int read_ext_cb(void *arg, uint64_t len, uint32_t flags)
+{
+	read_state_t *st = arg;
+	if (st->pos >= st->end)
+		return 1;
+	if (len == 0)
+		return 0;
+	if (len > st->end - st->pos)
+		len = st->end - st->pos;
+	/* keep the last slot for the rest of the range, read as data */
+	if (st->n >= NBD_READ_CHUNKS && st->c->ext[st->n - 1].zero != !!(flags & NBD_STATE_ZERO))
+		return 1;
+	read_add(st, len, !!(flags & NBD_STATE_ZERO));
+	return st->pos >= st->end;
+}
+
+static int do_read(nbd_conn_t *c, const req_t *r)
+{
+	const nbd_backend_t *be = &c->s->be;
+	if (r->len == 0)
+		return c->structured ? reply_ok(c, r) : reply_simple(c, r->handle, 0, NULL, 0);
+	if (nbd_buf_reserve(c, r->len) < 0)
+		return reply_error(c, r, NBD_ENOMEM, "READ: out of memory");
+	if (!c->structured || (r->flags & NBD_CMD_FLAG_DF) || !be->extents) {
+		int rc = be->read(c->h, r->off, r->len, c->buf);
+		if (rc < 0)
+			return reply_rc(c, r, rc, 0);
+		if (!c->structured)
+			return reply_simple(c, r->handle, 0, c->buf, r->len);
+		uint8_t o[8];
+		be_put64(o, r->off);
+		return reply_chunk(c, r->handle, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_OFFSET_DATA, o, 8, c->buf, r->len);
+	}
+
+	/* structured: split along base:allocation (zero extents become holes) */
+	read_state_t st = { c, r->off, r->off + r->len, 0 };
+	int rc = be->extents(c->h, "base:allocation", r->off, r->len, read_ext_cb, &st);
+	if (rc < 0) /* no extents: read it all */
+		st.n = 0, st.pos = r->off;
+	if (st.pos < st.end)
+		read_add(&st, st.end - st.pos, 0);
+	for (uint32_t i = 0; i < st.n; i++) {
+		if (c->ext[i].zero)
+			continue;
+		rc = be->read(c->h, c->ext[i].off, (uint32_t)c->ext[i].len, c->buf + (c->ext[i].off - r->off));
+		if (rc < 0)
+			return reply_rc(c, r, rc, 0);
+	}
+	int niov = 0;
+	for (uint32_t i = 0; i < st.n; i++) {
+		uint8_t *h = c->chunk_hdr[i];
+		uint16_t fl = i + 1 == st.n ? NBD_REPLY_FLAG_DONE : 0;
+		uint32_t elen = (uint32_t)c->ext[i].len;
+		if (c->ext[i].zero) {
+			chunk_hdr(h, r->handle, fl, NBD_REPLY_TYPE_OFFSET_HOLE, 12);
+			be_put64(h + NBD_CHUNK_HDR, c->ext[i].off);
+			be_put32(h + NBD_CHUNK_HDR + 8, elen);
+			c->iov[niov++] = (struct iovec){ h, NBD_CHUNK_HDR + 12 };
+		} else {
+			chunk_hdr(h, r->handle, fl, NBD_REPLY_TYPE_OFFSET_DATA, 8 + elen);
+			be_put64(h + NBD_CHUNK_HDR, c->ext[i].off);
+			c->iov[niov++] = (struct iovec){ h, NBD_CHUNK_HDR + 8 };
+			c->iov[niov++] = (struct iovec){ c->buf + (c->ext[i].off - r->off), elen };
+		}
+	}
+	return nbd_send_iov(c->fd, c->iov, niov);
+}
+
+/* ---- BLOCK_STATUS ---- */
+
+typedef struct bs_state {
+	uint8_t *out; /* descriptors: length, flags */
+	uint64_t pos, end;
+	uint32_t n, mask;
+	int one;
+} bs_state_t;
+
+static int bs_cb(void *arg, uint64_t len, uint32_t flags)
+{
+	bs_state_t *st = arg;
+	if (st->pos >= st->end || (st->one && st->n))
+		return 1;
+	if (len == 0)
+		return 0;
+	if (len > st->end - st->pos)
+		len = st->end - st->pos; /* fits 32 bits: the request length does */
+	flags &= st->mask;
+	if (st->n && be_get32(st->out + 8 * (st->n - 1) + 4) == flags) {
+		uint8_t *d = st->out + 8 * (st->n - 1);
+		be_put32(d, be_get32(d) + (uint32_t)len);
+	} else {
+		if (st->n >= NBD_MAX_EXTENTS)
+			return 1;
+		be_put32(st->out + 8 * st->n, (uint32_t)len);
+		be_put32(st->out + 8 * st->n + 4, flags);
+		st->n++;
+	}
+	st->pos += len;
+	return st->one || st->pos >= st->end;
+}
+
+static int do_block_status(nbd_conn_t *c, const req_t *r)
+{
+	const nbd_backend_t *be = &c->s->be;
+	if (nbd_buf_reserve(c, 4 + 8 * NBD_MAX_EXTENTS) < 0)
+		return reply_error(c, r, NBD_ENOMEM, "BLOCK_STATUS: out of memory");
+	for (uint32_t i = 0; i < c->nmeta; i++) {
+		bs_state_t st = { c->buf + 4, r->off, r->off + r->len, 0, c->meta[i].base ? 3u : ~0u,
+				  !!(r->flags & NBD_CMD_FLAG_REQ_ONE) };
+		int rc = 0;
+		if (be->extents)
+			rc = be->extents(c->h, c->meta[i].base ? "base:allocation" : c->meta[i].name, r->off, r->len,
+					 bs_cb, &st);
+		if (rc < 0)
+			return reply_error(c, r, nbd_errno_to_wire(rc, 0), "BLOCK_STATUS %s: %s", c->meta[i].name,
+					   terr_code() == -rc ? terr_msg() : strerror(-rc));
+		if (st.n == 0) /* nothing known: status 0 for the whole range */
+			st.n = 1, be_put32(c->buf + 4, r->len), be_put32(c->buf + 8, 0);
+		be_put32(c->buf, i + 1);
+		TRY(reply_chunk(c, r->handle, i + 1 == c->nmeta ? NBD_REPLY_FLAG_DONE : 0, NBD_REPLY_TYPE_BLOCK_STATUS,
+				c->buf, 4 + 8 * (size_t)st.n, NULL, 0));
+	}
+	return 0;
+}
+
+/* ---- the loop ---- */
+
+static int run(nbd_conn_t *c, const req_t *r)
+{
+	const nbd_backend_t *be = &c->s->be;
+	const char *why = "";
+	uint32_t err = check(c, r, &why);
+	if (err)
+		return reply_error(c, r, err, "%s: %s", cmd_name(r->type), why);
+	int fua = !!(r->flags & NBD_CMD_FLAG_FUA);
+	terr_clear();
+	switch (r->type) {
+	case NBD_CMD_READ:
+		return do_read(c, r);
+	case NBD_CMD_WRITE:
+		return reply_rc(c, r, r->len ? be->write(c->h, r->off, r->len, c->buf, fua) : 0, 0);
+	case NBD_CMD_FLUSH:
+		return reply_rc(c, r, be->flush(c->h), 0);
+	case NBD_CMD_TRIM:
+		return reply_rc(c, r, r->len ? be->trim(c->h, r->off, r->len, fua) : 0, 0);
+	case NBD_CMD_CACHE:
+		return reply_rc(c, r, r->len ? be->cache(c->h, r->off, r->len) : 0, 0);
+	case NBD_CMD_WRITE_ZEROES: {
+		int fast = !!(r->flags & NBD_CMD_FLAG_FAST_ZERO);
+		int may_trim = !(r->flags & NBD_CMD_FLAG_NO_HOLE);
+		return reply_rc(c, r, r->len ? be->zero(c->h, r->off, r->len, may_trim, fast, fua) : 0, fast);
+	}
+	case NBD_CMD_BLOCK_STATUS:
+		return do_block_status(c, r);
+	}
+	return reply_error(c, r, NBD_EINVAL, "unknown command");
+}
+
+int nbd_transmit(nbd_conn_t *c)
+{
+	const nbd_backend_t *be = &c->s->be;
+	for (;;) {
+		uint8_t h[NBD_REQ_HDR];
+		int rc = nbd_read_full(c->fd, h, sizeof(h), 1);
+		if (rc == 1)
+			return 0; /* closed between requests */
+		if (rc < 0)
+			return rc;
+		if (be_get32(h) != NBD_REQUEST_MAGIC)
+			return terr(EPROTO, "bad request magic 0x%08x", be_get32(h));
+		req_t r = { be_get16(h + 4), be_get16(h + 6), be_get64(h + 8), be_get64(h + 16), be_get32(h + 24) };
+		if (r.type == NBD_CMD_WRITE) {
+			if (r.len > NBD_MAX_PAYLOAD) {
+				reply_error(c, &r, NBD_EINVAL, "WRITE: payload above %u bytes", NBD_MAX_PAYLOAD);
+				return terr(E2BIG, "WRITE payload of %u bytes (at most %u): disconnecting", r.len,
+					    NBD_MAX_PAYLOAD);
+			}
+			TRY(nbd_buf_reserve(c, r.len));
+			TRY(nbd_read_full(c->fd, c->buf, r.len, 0));
+		}
+		if (r.type == NBD_CMD_DISC)
+			return 0;
+		if (be->gone && be->gone(c->h)) {
+			reply_error(c, &r, NBD_ESHUTDOWN, "the export has gone away");
+			nbd_log(c, "the export has gone away: disconnecting");
+			return 0;
+		}
+		TRY(run(c, &r));
+	}
+}
