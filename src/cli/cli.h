@@ -8,11 +8,26 @@
 
 #include "dsl/dsl.h"
 #include "pool/pool.h"
+#include "util/opt.h"
+
+/* A command's standard streams. Standalone they are the process's own; when tarnd runs a
+ * command for a caller they are the caller's descriptors, per thread (cli_set_stdio). Commands
+ * use cli_in/cli_out/cli_err, never stdin/stdout/stderr, and parse options with
+ * opt_getopt_long (per-thread state). */
+extern __thread FILE *cli_in_, *cli_out_, *cli_err_;
+#define cli_in (cli_in_ ? cli_in_ : stdin)
+#define cli_out (cli_out_ ? cli_out_ : stdout)
+#define cli_err (cli_err_ ? cli_err_ : stderr)
+/* Point this thread's commands at in/out/err (NULL: back to the process's own). */
+void cli_set_stdio(FILE *in, FILE *out, FILE *err);
 
 /* An imported pool opened for one command. */
 typedef struct cli_pool {
 	pool_t *pool;
 	dsl_t *dsl;
+	struct daemon_pool *host; /* under tarnd: the daemon's pool, locked until cli_close */
+	int rw;
+	uint64_t changes;         /* dsl changes when opened (tarnd: did a failure change anything?) */
 } cli_pool_t;
 
 /* Open the known pool `name`; prints nothing, sets terr on failure. */
@@ -23,11 +38,24 @@ int cli_open_for(const char *dsname, cli_pool_t *cp);
 int cli_open_ro(const char *name, cli_pool_t *cp);
 int cli_open_for_ro(const char *dsname, cli_pool_t *cp);
 /* The command line being run, as it goes into the pool history ("zfs snapshot p/v@1"). */
-extern char cli_history_line[4096];
+extern __thread char cli_history_line[4096];
 void cli_set_history(const char *personality, int argc, char **argv);
 
 /* Commit (if commit) and close. A commit also records cli_history_line in the pool history. Also persists error counters seen by this command. */
 int cli_close(cli_pool_t *cp, int commit);
+/* zpool export/destroy: take the opened pool out of tarnd's hands (its NBD clients are
+ * disconnected); afterwards cp->pool and cp->dsl belong to the caller. -EBUSY when other
+ * commands are using it. Standalone: nothing to do. */
+int cli_take_pool(cli_pool_t *cp);
+/* A pool was created or imported: under tarnd, hold it from now on (its volumes get exported). */
+void cli_pool_added(const char *name);
+/* The stream FILE of send (mode "w") or receive ("r"): under tarnd one that lets other work on
+ * the pool go on while the command waits on its pipe. Close with cli_stream_close. */
+FILE *cli_stream_open(cli_pool_t *cp, const char *mode);
+void cli_stream_close(FILE *f);
+/* Is this command running inside tarnd? */
+int cli_in_daemon(void);
+
 /* All known pools' names (sorted). Caller frees each and the array. */
 int cli_known_names(char ***names, int *n);
 
@@ -59,5 +87,8 @@ int cmd_zpool(int argc, char **argv);
 int cmd_volume(int argc, char **argv);
 int cmd_send(int argc, char **argv);
 int cmd_receive(int argc, char **argv);
+int cmd_daemon(int argc, char **argv);
+/* Run one command line (what main does after trying tarnd). */
+int tarn_dispatch(int argc, char **argv);
 
 #endif

@@ -5,15 +5,104 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "daemon/daemon.h"
 #include "pool/known.h"
 #include "util/err.h"
 #include "util/names.h"
+
+/* Under tarnd: the daemon's pool, locked for this command until cli_close. */
+static int open_in_daemon(const char *name, cli_pool_t *cp, int flags)
+{
+	daemon_pool_t *dp;
+	TRY(daemon_pool_get(name, &dp));
+	int rc = daemon_pool_lock(dp);
+	if (rc < 0) {
+		daemon_pool_put(dp);
+		return rc;
+	}
+	cp->rw = !(flags & POOL_IMPORT_READONLY);
+	rc = daemon_pool_begin(dp, cp->rw, &cp->changes);
+	if (rc < 0) {
+		daemon_pool_unlock(dp);
+		daemon_pool_put(dp);
+		return rc;
+	}
+	cp->host = dp;
+	cp->pool = dp->pool;
+	cp->dsl = dp->dsl;
+	return 0;
+}
+
+static int close_in_daemon(cli_pool_t *cp, int commit)
+{
+	daemon_pool_t *dp = cp->host;
+	int rc = 0, rw = cp->rw;
+	if (commit && rw) {
+		if (cli_history_line[0])
+			rc = dsl_history_add(cp->dsl, cli_history_line);
+		if (rc == 0)
+			rc = dsl_record_errors(cp->dsl);
+		if (rc >= 0)
+			rc = daemon_pool_commit(dp);
+	} else if (!rw && dsl_record_errors(cp->dsl) > 0) { /* errors a reader met */
+		daemon_pool_commit(dp);
+	}
+	daemon_pool_end(dp, !commit || rc < 0, cp->changes);
+	daemon_pool_unlock(dp);
+	daemon_pool_put(dp);
+	memset(cp, 0, sizeof(*cp));
+	if (rw)
+		daemon_exports_changed();
+	return rc < 0 ? rc : 0;
+}
+
+int cli_in_daemon(void) { return daemon_active(); }
+
+int cli_take_pool(cli_pool_t *cp)
+{
+	daemon_pool_t *dp = cp->host;
+	if (!dp)
+		return 0;
+	if (dp->users > 1)
+		return terr(EBUSY, "pool is busy");
+	daemon_pool_end(dp, 0, cp->changes);
+	daemon_pool_evict(dp, &cp->pool, &cp->dsl);
+	daemon_pool_unlock(dp);
+	daemon_pool_put(dp);
+	cp->host = NULL;
+	return 0;
+}
+
+void cli_pool_added(const char *name)
+{
+	daemon_pool_t *dp;
+	if (daemon_active() && daemon_pool_get(name, &dp) == 0)
+		daemon_pool_put(dp);
+}
+
+FILE *cli_stream_open(cli_pool_t *cp, const char *mode)
+{
+	FILE *std = mode[0] == 'r' ? cli_in : cli_out;
+	if (!cp->host)
+		return std;
+	fflush(std);
+	FILE *f = daemon_stream_fdopen(fileno(std), mode, cp->host);
+	return f ? f : std;
+}
+
+void cli_stream_close(FILE *f)
+{
+	if (f != cli_in && f != cli_out)
+		fclose(f);
+}
 
 static int open_flags(const char *name, cli_pool_t *cp, int flags)
 {
 	known_pool_t *k;
 	int n;
 	memset(cp, 0, sizeof(*cp));
+	if (daemon_active())
+		return open_in_daemon(name, cp, flags);
 	TRY(known_load(&k, &n));
 	int rc = terr(ENOENT, "no such pool");
 	for (int i = 0; i < n; i++)
@@ -52,7 +141,17 @@ static int open_for(const char *dsname, cli_pool_t *cp, int flags)
 int cli_open_for(const char *dsname, cli_pool_t *cp) { return open_for(dsname, cp, 0); }
 int cli_open_for_ro(const char *dsname, cli_pool_t *cp) { return open_for(dsname, cp, POOL_IMPORT_READONLY); }
 
-char cli_history_line[4096];
+__thread char cli_history_line[4096];
+
+__thread FILE *cli_in_, *cli_out_, *cli_err_;
+
+void cli_set_stdio(FILE *in, FILE *out, FILE *err)
+{
+	cli_in_ = in;
+	cli_out_ = out;
+	cli_err_ = err;
+	opt_errstream = err;
+}
 
 void cli_set_history(const char *personality, int argc, char **argv)
 {
@@ -112,6 +211,8 @@ int cli_close(cli_pool_t *cp, int commit)
 	int rc = 0;
 	if (!cp->pool)
 		return 0;
+	if (cp->host)
+		return close_in_daemon(cp, commit);
 	if (!cp->dsl || cp->pool->readonly) { /* nothing can be committed here */
 		struct seen_errors e;
 		char name[POOL_NAME_MAX];
@@ -197,7 +298,7 @@ int cli_fail(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "cannot %s: %s\n", what, terr_msg()[0] ? terr_msg() : "unknown error");
+	fprintf(cli_err, "cannot %s: %s\n", what, terr_msg()[0] ? terr_msg() : "unknown error");
 	return 1;
 }
 

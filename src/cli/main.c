@@ -1,50 +1,34 @@
-/* cli/main.c — entry point: the `tarn` binary answers as zfs or zpool by argv[0], and as
- * `tarn zfs ...`, `tarn zpool ...`, `tarn volume ...`. */
-#include <stdio.h>
+/* cli/main.c — entry point: hand the command line to tarnd when one runs for this state
+ * directory (TARN_HOME), else run it here. */
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
+#include "daemon/daemon.h"
+#include "util/err.h"
 
-static void usage(FILE *f)
+/* `tarn daemon ...` itself, and TARN_NO_DAEMON=1, never go to a daemon. */
+static int for_daemon(int argc, char **argv)
 {
-	fprintf(f, "usage: tarn <command> [args]\n\n"
-		   "tarn is a copy-on-write block store with ZFS semantics: pools on files or block\n"
-		   "devices, volumes, snapshots, clones, checksums and compression.\n\n"
-		   "commands:\n"
-		   "\tzpool ...    pool commands (also available as `zpool` via a symlink)\n"
-		   "\tzfs ...      dataset commands (also available as `zfs` via a symlink)\n"
-		   "\tvolume read|write ...\n"
-		   "\t             read or write a volume's bytes from the shell\n\n"
-		   "environment:\n"
-		   "\tTARN_HOME    state directory holding pools.cache (default /var/lib/tarn)\n\n"
-		   "Each command has its own help: `tarn zfs --help`, `tarn zpool --help`,\n"
-		   "`tarn volume --help`.\n");
+	const char *base = strrchr(argv[0], '/');
+	base = base ? base + 1 : argv[0];
+	if (argc >= 2 && !strcmp(argv[1], "daemon") && strcmp(base, "zfs") && strcmp(base, "zpool"))
+		return 0;
+	const char *no = getenv("TARN_NO_DAEMON");
+	return !(no && *no && strcmp(no, "0"));
 }
 
 int main(int argc, char **argv)
 {
-	const char *base = strrchr(argv[0], '/');
-	base = base ? base + 1 : argv[0];
-	if (!strcmp(base, "zfs"))
-		return cmd_zfs(argc, argv);
-	if (!strcmp(base, "zpool"))
-		return cmd_zpool(argc, argv);
-	if (argc < 2) {
-		usage(stderr);
-		return 2;
+	if (argc >= 1 && for_daemon(argc, argv)) {
+		int rc = daemon_forward(argc, argv);
+		if (rc >= 0)
+			return rc;
+		if (rc != -ENOENT) {
+			fprintf(stderr, "tarn: %s\n", terr_msg());
+			return 1;
+		}
 	}
-	if (!strcmp(argv[1], "zfs"))
-		return cmd_zfs(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "zpool"))
-		return cmd_zpool(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "volume"))
-		return cmd_volume(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "-?") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
-	    !strcmp(argv[1], "help")) {
-		usage(stdout);
-		return 0;
-	}
-	fprintf(stderr, "unrecognized command '%s'\n", argv[1]);
-	usage(stderr);
-	return 2;
+	return tarn_dispatch(argc, argv);
 }

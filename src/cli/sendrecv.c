@@ -27,7 +27,7 @@ static void send_usage(FILE *f)
 		   "\t-p       include the dataset's properties\n"
 		   "\t-c       blocks as stored (compressed blocks stay compressed in the stream)\n"
 		   "\t-n -v -P dry run: print the exact stream size; the last line is size<TAB>bytes\n"
-		   "\t-v       print the estimate, then progress on stderr once a second\n"
+		   "\t-v       print the estimate, then progress on cli_err once a second\n"
 		   "\t-t TOKEN resume an interrupted `zfs receive -s` (see receive_resume_token)\n"
 		   "\t-L -e -w -h -D -b are accepted for compatibility: tarn blocks are at most\n"
 		   "\t         128K (-L), it has no embedded blocks (-e), no encryption (-w: raw is\n"
@@ -75,7 +75,7 @@ static void progress_cb(void *arg, uint64_t bytes)
 	strftime(t, sizeof(t), "%H:%M:%S", &tm);
 	nicebytes(bytes, b, sizeof(b));
 	nicebytes(now > p->start ? bytes / (uint64_t)(now - p->start) : bytes, r, sizeof(r));
-	fprintf(stderr, "%s   %6s   %6s/s   %s\n", t, b, r, p->name);
+	fprintf(cli_err, "%s   %6s   %6s/s   %s\n", t, b, r, p->name);
 }
 
 static void print_plan(const send_plan_t *pl, int parsable, FILE *f)
@@ -118,29 +118,29 @@ int cmd_send(int argc, char **argv)
 	int c, dry = 0, verbose = 0, parsable = 0;
 	send_opts_t o = { 0 };
 	const char *token = NULL;
-	optind = 1;
-	while ((c = getopt(argc, argv, "i:I:RpcLewhDnvPt:bs")) != -1) {
+	opt_ind = 1;
+	while ((c = opt_getopt_long(argc, argv, "i:I:RpcLewhDnvPt:bs", NULL, NULL)) != -1) {
 		switch (c) {
-		case 'i': o.from = optarg; o.intermediates = 0; break;
-		case 'I': o.from = optarg; o.intermediates = 1; break;
+		case 'i': o.from = opt_arg; o.intermediates = 0; break;
+		case 'I': o.from = opt_arg; o.intermediates = 1; break;
 		case 'R': o.replicate = 1; break;
 		case 'p': o.props = 1; break;
 		case 'c': case 'w': o.compressed = 1; break;
 		case 'n': dry = 1; break;
 		case 'v': verbose = 1; break;
 		case 'P': parsable = 1; break;
-		case 't': token = optarg; break;
+		case 't': token = opt_arg; break;
 		case 'L': case 'e': case 'h': case 'D': case 'b': case 's': break;
-		default: send_usage(stderr); return 2;
+		default: send_usage(cli_err); return 2;
 		}
 	}
-	if (!token && argc - optind != 1) {
-		fprintf(stderr, argc - optind < 1 ? "missing snapshot argument\n" : "too many arguments\n");
-		send_usage(stderr);
+	if (!token && argc - opt_ind != 1) {
+		fprintf(cli_err, argc - opt_ind < 1 ? "missing snapshot argument\n" : "too many arguments\n");
+		send_usage(cli_err);
 		return 2;
 	}
-	if (!dry && isatty(1)) {
-		fprintf(stderr, "Error: Stream can not be written to a terminal.\n"
+	if (!dry && isatty(fileno(cli_out))) {
+		fprintf(cli_err, "Error: Stream can not be written to a terminal.\n"
 				"You must redirect standard output.\n");
 		return 1;
 	}
@@ -161,12 +161,12 @@ int cmd_send(int argc, char **argv)
 			fs = by_guid(cp.dsl, t.from_guid, DS_BOOKMARK);
 		if (!ts) {
 			cli_close(&cp, 0);
-			fprintf(stderr, "cannot resume send: '%s' used in the initial send no longer exists\n", t.toname);
+			fprintf(cli_err, "cannot resume send: '%s' used in the initial send no longer exists\n", t.toname);
 			return 1;
 		}
 		if (t.from_guid && !fs) {
 			cli_close(&cp, 0);
-			fprintf(stderr, "cannot resume send: incremental source 0x%llx no longer exists\n",
+			fprintf(cli_err, "cannot resume send: incremental source 0x%llx no longer exists\n",
 				(unsigned long long)t.from_guid);
 			return 1;
 		}
@@ -182,9 +182,9 @@ int cmd_send(int argc, char **argv)
 		o.resuming = 1;
 		o.resume_offset = t.offset;
 	} else {
-		o.to = argv[optind];
+		o.to = argv[opt_ind];
 		if (!strchr(o.to, '@')) {
-			fprintf(stderr, "cannot send '%s': sending a filesystem or volume needs a snapshot "
+			fprintf(cli_err, "cannot send '%s': sending a filesystem or volume needs a snapshot "
 					"(not supported yet)\n", o.to);
 			return 1;
 		}
@@ -196,16 +196,23 @@ int cmd_send(int argc, char **argv)
 		send_plan_t pl;
 		rc = stream_plan(cp.dsl, &o, &pl);
 		if (rc == 0 && (verbose || parsable))
-			print_plan(&pl, parsable, dry ? stdout : stderr);
+			print_plan(&pl, parsable, dry ? cli_out : cli_err);
 		send_plan_free(&pl);
 	}
 	if (rc == 0 && !dry) {
 		struct progress pg = { .name = o.to, .start = time(NULL), .last = time(NULL), .on = verbose };
 		if (verbose && !parsable)
-			fprintf(stderr, "TIME         SENT       RATE   SNAPSHOT\n");
-		static char obuf[1 << 20]; /* whole records per write(2), not 4 KiB pieces */
-		setvbuf(stdout, obuf, _IOFBF, sizeof(obuf));
-		rc = stream_send(cp.dsl, &o, stdout, progress_cb, &pg);
+			fprintf(cli_err, "TIME         SENT       RATE   SNAPSHOT\n");
+		FILE *out = cli_stream_open(&cp, "w");
+		char *obuf = malloc(1 << 20); /* whole records per write(2), not 4 KiB pieces */
+		if (obuf)
+			setvbuf(out, obuf, _IOFBF, 1 << 20);
+		rc = stream_send(cp.dsl, &o, out, progress_cb, &pg);
+		if (fflush(out) == EOF && rc == 0)
+			rc = terr(errno, "write error: %s", strerror(errno));
+		setvbuf(out, NULL, _IONBF, 0); /* before obuf goes */
+		cli_stream_close(out);
+		free(obuf);
 	}
 	cli_close(&cp, 0);
 	if (rc < 0) {
@@ -230,9 +237,9 @@ static void recv_note(void *arg, const char *snap, const char *from, uint64_t by
 	nicebytes(bytes, b, sizeof(b));
 	const char *verb = n->dryrun ? "would receive" : "received";
 	if (from)
-		fprintf(stderr, "%s %s stream of %s (incremental from %s)\n", verb, b, snap, from);
+		fprintf(cli_err, "%s %s stream of %s (incremental from %s)\n", verb, b, snap, from);
 	else
-		fprintf(stderr, "%s %s stream of %s (full)\n", verb, b, snap);
+		fprintf(cli_err, "%s %s stream of %s (full)\n", verb, b, snap);
 }
 
 /* With -s, termination is an interruption to survive: the signal only breaks the read of the
@@ -258,8 +265,8 @@ int cmd_receive(int argc, char **argv)
 	recv_opts_t o = { 0 };
 	char *set[64], *excl[64];
 	struct recv_note note = { .start = time(NULL) };
-	optind = 1;
-	while ((c = getopt(argc, argv, "FunvsdeAho:x:")) != -1) {
+	opt_ind = 1;
+	while ((c = opt_getopt_long(argc, argv, "FunvsdeAho:x:", NULL, NULL)) != -1) {
 		switch (c) {
 		case 'F': o.force = 1; break;
 		case 'n': o.dryrun = 1; break;
@@ -270,30 +277,30 @@ int cmd_receive(int argc, char **argv)
 		case 'A': abort_partial = 1; break;
 		case 'u': case 'h': break;
 		case 'o':
-			if (!strchr(optarg, '=') || o.nset == 64) {
-				fprintf(stderr, "missing '=' for property=value argument\n");
+			if (!strchr(opt_arg, '=') || o.nset == 64) {
+				fprintf(cli_err, "missing '=' for property=value argument\n");
 				return 2;
 			}
-			set[o.nset++] = optarg;
+			set[o.nset++] = opt_arg;
 			break;
 		case 'x':
 			if (o.nexcl < 64)
-				excl[o.nexcl++] = optarg;
+				excl[o.nexcl++] = opt_arg;
 			break;
-		default: recv_usage(stderr); return 2;
+		default: recv_usage(cli_err); return 2;
 		}
 	}
 	o.set = set;
 	o.exclude = excl;
 	note.dryrun = o.dryrun;
-	if (argc - optind != 1) {
-		fprintf(stderr, argc - optind < 1 ? "missing snapshot argument\n" : "too many arguments\n");
-		recv_usage(stderr);
+	if (argc - opt_ind != 1) {
+		fprintf(cli_err, argc - opt_ind < 1 ? "missing snapshot argument\n" : "too many arguments\n");
+		recv_usage(cli_err);
 		return 2;
 	}
-	o.target = argv[optind];
+	o.target = argv[opt_ind];
 	if (strchr(o.target, '@')) {
-		fprintf(stderr, "cannot receive: naming the snapshot in the target is not supported yet; "
+		fprintf(cli_err, "cannot receive: naming the snapshot in the target is not supported yet; "
 				"name the dataset\n");
 		return 1;
 	}
@@ -307,7 +314,7 @@ int cmd_receive(int argc, char **argv)
 	cli_pool_t cp;
 	if (cli_open_for(o.target, &cp) < 0) {
 		if (terr_code() == ENOENT)
-			fprintf(stderr, "cannot open '%.*s': no such pool\n", (int)strcspn(o.target, "/"), o.target);
+			fprintf(cli_err, "cannot open '%.*s': no such pool\n", (int)strcspn(o.target, "/"), o.target);
 		else
 			cli_fail("open '%s'", o.target);
 		return 1;
@@ -320,22 +327,27 @@ int cmd_receive(int argc, char **argv)
 		}
 		return cli_close(&cp, 1) < 0 ? cli_fail("resume abort") : 0;
 	}
-	if (isatty(0)) {
+	if (isatty(fileno(cli_in))) {
 		cli_close(&cp, 0);
-		fprintf(stderr, "Error: Backup stream can not be read from a terminal.\n"
+		fprintf(cli_err, "Error: Backup stream can not be read from a terminal.\n"
 				"You must redirect standard input.\n");
 		return 1;
 	}
-	if (o.resumable)
+	if (o.resumable && !cli_in_daemon()) /* tarnd: the caller hanging up interrupts the read */
 		catch_termination();
-	static char ibuf[1 << 20];
-	setvbuf(stdin, ibuf, _IOFBF, sizeof(ibuf));
-	int rc = stream_recv(cp.dsl, &o, stdin, recv_note, &note);
+	FILE *in = cli_stream_open(&cp, "r");
+	char *ibuf = malloc(1 << 20);
+	if (ibuf)
+		setvbuf(in, ibuf, _IOFBF, 1 << 20);
+	int rc = stream_recv(cp.dsl, &o, in, recv_note, &note);
+	setvbuf(in, NULL, _IONBF, 0); /* before ibuf goes */
+	cli_stream_close(in);
+	free(ibuf);
 	if (rc < 0) {
 		char msg[TERR_MSG_MAX];
 		snprintf(msg, sizeof(msg), "%s", terr_msg());
 		cli_close(&cp, 0);
-		fprintf(stderr, "cannot receive: %s\n", msg);
+		fprintf(cli_err, "cannot receive: %s\n", msg);
 		return 1;
 	}
 	if (o.dryrun) {

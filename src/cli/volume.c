@@ -27,38 +27,6 @@ static void usage(FILE *f)
 		   "Sizes accept suffixes (16K, 100M, 1.5G).\n");
 }
 
-static int full_write(int fd, const uint8_t *b, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, b, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return terr(errno ? errno : EIO, "write to standard output failed: %s", strerror(errno));
-		b += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-static size_t full_read(int fd, uint8_t *b, size_t n, int *err)
-{
-	size_t got = 0;
-	while (got < n) {
-		ssize_t r = read(fd, b + got, n - got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			*err = errno;
-			break;
-		}
-		if (r == 0)
-			break;
-		got += (size_t)r;
-	}
-	return got;
-}
-
 static int do_write(const char *name, uint64_t off)
 {
 	cli_pool_t cp;
@@ -82,19 +50,28 @@ static int do_write(const char *name, uint64_t off)
 	uint8_t *buf = rc == 0 ? malloc(IO_CHUNK) : NULL;
 	if (rc == 0 && !buf)
 		rc = terr(ENOMEM, "out of memory");
+	/* under tarnd the pool is free for others while we wait for input: keep ds ours */
+	FILE *in = rc == 0 ? cli_stream_open(&cp, "r") : NULL;
+	if (rc == 0)
+		dsl_busy(ds, 1);
 	while (rc == 0) {
-		int err = 0;
-		size_t n = full_read(0, buf, IO_CHUNK, &err);
-		if (err) {
-			rc = terr(err, "read from standard input failed: %s", strerror(err));
+		size_t n = fread(buf, 1, IO_CHUNK, in);
+		if (n < IO_CHUNK && ferror(in)) {
+			rc = terr(errno ? errno : EIO, "read from standard input failed: %s", strerror(errno));
 			break;
 		}
 		if (n == 0)
 			break;
 		rc = dsl_write_throttle(cp.dsl, ds, n);
 		if (rc == 0)
+			rc = dsl_vol_open(cp.dsl, ds, &v); /* a commit may have reopened it */
+		if (rc == 0)
 			rc = vol_write(v, off, n, buf);
 		off += n;
+	}
+	if (in) {
+		dsl_busy(ds, -1);
+		cli_stream_close(in);
 	}
 	free(buf);
 	return cli_finish(&cp, rc, "write '%s'", name);
@@ -119,6 +96,9 @@ static int do_read(const char *name, uint64_t off, uint64_t len, int have_len)
 	uint8_t *buf = rc == 0 ? malloc(IO_CHUNK) : NULL;
 	if (rc == 0 && !buf)
 		rc = terr(ENOMEM, "out of memory");
+	FILE *out = rc == 0 ? cli_stream_open(&cp, "w") : NULL;
+	if (out)
+		dsl_busy(ds, 1);
 	while (rc == 0 && len) {
 		size_t n = len < IO_CHUNK ? (size_t)len : IO_CHUNK;
 		rc = vol_read(v, off, n, buf);
@@ -128,9 +108,16 @@ static int do_read(const char *name, uint64_t off, uint64_t len, int have_len)
 			rc = terr(EIO, "%s (pool '%s', dataset '%s')", full, cp.pool->name, name);
 			break;
 		}
-		rc = full_write(1, buf, n);
+		if (fwrite(buf, 1, n, out) != n)
+			rc = terr(errno ? errno : EIO, "write to standard output failed: %s", strerror(errno));
 		off += n;
 		len -= n;
+	}
+	if (out) {
+		if (fflush(out) == EOF && rc == 0)
+			rc = terr(errno ? errno : EIO, "write to standard output failed: %s", strerror(errno));
+		dsl_busy(ds, -1);
+		cli_stream_close(out);
 	}
 	free(buf);
 	if (ds && v)
@@ -144,13 +131,13 @@ static int do_read(const char *name, uint64_t off, uint64_t len, int have_len)
 int cmd_volume(int argc, char **argv)
 {
 	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-?")) {
-		usage(argc < 2 ? stderr : stdout);
+		usage(argc < 2 ? cli_err : cli_out);
 		return argc < 2 ? 2 : 0;
 	}
 	const char *sub = argv[1];
 	if (strcmp(sub, "read") && strcmp(sub, "write")) {
-		fprintf(stderr, "unrecognized command '%s'\n", sub);
-		usage(stderr);
+		fprintf(cli_err, "unrecognized command '%s'\n", sub);
+		usage(cli_err);
 		return 2;
 	}
 	static const struct option opts[] = { { "offset", required_argument, 0, 'o' },
@@ -159,39 +146,39 @@ int cmd_volume(int argc, char **argv)
 					       { 0, 0, 0, 0 } };
 	uint64_t off = 0, len = 0;
 	int have_len = 0, c;
-	optind = 1;
-	while ((c = getopt_long(argc - 1, argv + 1, "h", opts, NULL)) != -1) {
+	opt_ind = 1;
+	while ((c = opt_getopt_long(argc - 1, argv + 1, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'o':
-			if (parse_size(optarg, &off) < 0) {
-				fprintf(stderr, "bad --offset: %s\n", terr_msg());
+			if (parse_size(opt_arg, &off) < 0) {
+				fprintf(cli_err, "bad --offset: %s\n", terr_msg());
 				return 2;
 			}
 			break;
 		case 'l':
-			if (parse_size(optarg, &len) < 0) {
-				fprintf(stderr, "bad --length: %s\n", terr_msg());
+			if (parse_size(opt_arg, &len) < 0) {
+				fprintf(cli_err, "bad --length: %s\n", terr_msg());
 				return 2;
 			}
 			have_len = 1;
 			break;
 		case 'h':
-			usage(stdout);
+			usage(cli_out);
 			return 0;
 		default:
-			usage(stderr);
+			usage(cli_err);
 			return 2;
 		}
 	}
-	if (optind + 1 != argc - 1) {
-		fprintf(stderr, "%s\n", optind + 1 > argc - 1 ? "missing volume name" : "too many arguments");
-		usage(stderr);
+	if (opt_ind + 1 != argc - 1) {
+		fprintf(cli_err, "%s\n", opt_ind + 1 > argc - 1 ? "missing volume name" : "too many arguments");
+		usage(cli_err);
 		return 2;
 	}
-	const char *name = argv[optind + 1];
+	const char *name = argv[opt_ind + 1];
 	if (!strcmp(sub, "write")) {
 		if (have_len) {
-			fprintf(stderr, "--length applies to read only\n");
+			fprintf(cli_err, "--length applies to read only\n");
 			return 2;
 		}
 		return do_write(name, off);

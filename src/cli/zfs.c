@@ -54,8 +54,8 @@ static void usage(FILE *f)
 static int usage_err(const char *msg)
 {
 	if (msg)
-		fprintf(stderr, "%s\n", msg);
-	usage(stderr);
+		fprintf(cli_err, "%s\n", msg);
+	usage(cli_err);
 	return 2;
 }
 
@@ -84,41 +84,41 @@ static int do_create(int argc, char **argv)
 	uint64_t volsize = 0, bs = 16384;
 	char *props[64];
 	int np = 0, is_vol = 0, have_b = 0;
-	optind = 1;
-	while ((c = getopt(argc, argv, "sV:b:o:p")) != -1) {
+	opt_ind = 1;
+	while ((c = opt_getopt_long(argc, argv, "sV:b:o:p", NULL, NULL)) != -1) {
 		switch (c) {
 		case 's': sparse = 1; break;
 		case 'p': break;
 		case 'V':
-			if (parse_size(optarg, &volsize) < 0) {
-				fprintf(stderr, "bad volume size '%s': %s\n", optarg, terr_msg());
+			if (parse_size(opt_arg, &volsize) < 0) {
+				fprintf(cli_err, "bad volume size '%s': %s\n", opt_arg, terr_msg());
 				return 1;
 			}
 			is_vol = 1;
 			break;
 		case 'b':
-			if (parse_size(optarg, &bs) < 0) {
-				fprintf(stderr, "bad volume block size '%s': %s\n", optarg, terr_msg());
+			if (parse_size(opt_arg, &bs) < 0) {
+				fprintf(cli_err, "bad volume block size '%s': %s\n", opt_arg, terr_msg());
 				return 1;
 			}
 			have_b = 1;
 			break;
 		case 'o':
-			if (!strchr(optarg, '=')) {
-				fprintf(stderr, "missing '=' for property=value argument\n");
+			if (!strchr(opt_arg, '=')) {
+				fprintf(cli_err, "missing '=' for property=value argument\n");
 				return 2;
 			}
 			if (np < 64)
-				props[np++] = optarg;
+				props[np++] = opt_arg;
 			break;
 		default: return usage_err(NULL);
 		}
 	}
-	if (argc - optind != 1)
-		return usage_err(argc - optind < 1 ? "missing filesystem argument" : "too many arguments");
-	const char *name = argv[optind];
+	if (argc - opt_ind != 1)
+		return usage_err(argc - opt_ind < 1 ? "missing filesystem argument" : "too many arguments");
+	const char *name = argv[opt_ind];
 	if (is_vol && volsize == 0) {
-		fprintf(stderr, "cannot create '%s': volume size cannot be zero\n", name);
+		fprintf(cli_err, "cannot create '%s': volume size cannot be zero\n", name);
 		return 1;
 	}
 	if (!is_vol && sparse)
@@ -146,9 +146,9 @@ static int do_create(int argc, char **argv)
 		if (terr_code() != ENOENT)
 			return cli_fail("create '%s'", name);
 		if (is_vol) /* zfs opens the pool to size the refreservation */
-			fprintf(stderr, "cannot open '%.*s': no such pool\n", plen, name);
+			fprintf(cli_err, "cannot open '%.*s': no such pool\n", plen, name);
 		else
-			fprintf(stderr, "cannot create '%s': no such pool '%.*s'\n", name, plen, name);
+			fprintf(cli_err, "cannot create '%s': no such pool '%.*s'\n", name, plen, name);
 		return 1;
 	}
 	int rc = dsl_create(cp.dsl, name, is_vol ? volsize : 0, bs, sparse, props, np);
@@ -226,7 +226,7 @@ static int parse_types(const char *s, int *types)
 		else if (!strcmp(t, "all"))
 			*types |= T_FS | T_VOL | T_SNAP | T_BOOK;
 		else {
-			fprintf(stderr, "invalid type '%s'\n", t);
+			fprintf(cli_err, "invalid type '%s'\n", t);
 			free(c);
 			return -1;
 		}
@@ -271,7 +271,7 @@ static int gather(openset_t *os, int argc, char **argv, int types, int recurse, 
 		for (int i = 0; i < n; i++) {
 			dsl_t *d = open_pool_of(os, names[i]);
 			if (!d) {
-				fprintf(stderr, "cannot open '%s': %s\n", names[i], terr_msg());
+				fprintf(cli_err, "cannot open '%s': %s\n", names[i], terr_msg());
 				ret = 1;
 			} else {
 				visit(l, d, dsl_root(d), types, recurse ? depth : 0 + (depth < 0 ? -1 : depth));
@@ -285,7 +285,7 @@ static int gather(openset_t *os, int argc, char **argv, int types, int recurse, 
 		dsl_t *d = open_pool_of(os, argv[i]);
 		dsl_ds_t *ds = d ? dsl_lookup(d, argv[i]) : NULL;
 		if (!ds) {
-			fprintf(stderr, "cannot open '%s': %s\n", argv[i], terr_msg()[0] ? terr_msg() : "dataset does not exist");
+			fprintf(cli_err, "cannot open '%s': %s\n", argv[i], terr_msg()[0] ? terr_msg() : "dataset does not exist");
 			ret = 1;
 			continue;
 		}
@@ -296,7 +296,7 @@ static int gather(openset_t *os, int argc, char **argv, int types, int recurse, 
 				/* `zfs list -t snapshot DS`: the snapshots (bookmarks) of DS */
 				visit(l, d, ds, types & (T_SNAP | T_BOOK), 1);
 			} else {
-				fprintf(stderr, "cannot open '%s': operation not applicable to datasets of this type\n",
+				fprintf(cli_err, "cannot open '%s': operation not applicable to datasets of this type\n",
 					argv[i]);
 				ret = 1;
 			}
@@ -426,13 +426,16 @@ struct sortrow {
 	uint64_t num[16];
 };
 
-static struct sortkey *g_keys;
-static int g_nkeys;
+struct sortkeys {
+	struct sortkey *keys;
+	int n;
+};
 
-static int row_cmp(const void *a, const void *b)
+static int row_cmp(const void *a, const void *b, void *arg)
 {
 	const struct sortrow *x = *(struct sortrow *const *)a, *y = *(struct sortrow *const *)b;
-	for (int k = 0; k < g_nkeys; k++) {
+	const struct sortkeys *sk = arg;
+	for (int k = 0; k < sk->n; k++) {
 		int r;
 		if (x->numeric[k] && y->numeric[k])
 			r = x->num[k] < y->num[k] ? -1 : x->num[k] > y->num[k];
@@ -443,7 +446,7 @@ static int row_cmp(const void *a, const void *b)
 		else
 			r = strcmp(x->vals[k], y->vals[k]);
 		if (r)
-			return g_keys[k].desc ? -r : r;
+			return sk->keys[k].desc ? -r : r;
 	}
 	return name_order(x->d, x->ds, y->d, y->ds);
 }
@@ -467,9 +470,8 @@ static void sort_list(dslist_t *l, struct sortkey *keys, int nkeys)
 			rows[i]->numeric[k] = rows[i]->vals[k][0] >= '0' && rows[i]->vals[k][0] <= '9' && !*end;
 		}
 	}
-	g_keys = keys;
-	g_nkeys = nkeys;
-	qsort(rows, l->n, sizeof(*rows), row_cmp);
+	struct sortkeys sk = { keys, nkeys };
+	qsort_r(rows, l->n, sizeof(*rows), row_cmp, &sk);
 	dsl_ds_t **v = malloc((l->n ? l->n : 1) * sizeof(*v));
 	dsl_t **d = malloc((l->n ? l->n : 1) * sizeof(*d));
 	for (size_t i = 0; i < l->n; i++) {
@@ -491,9 +493,9 @@ static int do_list(int argc, char **argv)
 	int nsort = 0;
 	char *ocopy = NULL, *cols[64];
 	int ncols = 0;
-	optind = 1;
+	opt_ind = 1;
 	int json = 0, json_int = 0;
-	while ((c = getopt_long(argc, argv, "rHpjd:o:t:s:S:", json_opts, NULL)) != -1) {
+	while ((c = opt_getopt_long(argc, argv, "rHpjd:o:t:s:S:", json_opts, NULL)) != -1) {
 		switch (c) {
 		case 'j': json = 1; break;
 		case 'J': json = json_int = 1; break;
@@ -502,11 +504,11 @@ static int do_list(int argc, char **argv)
 		case 'p': parsable = 1; break;
 		case 'd':
 			recurse = 1;
-			depth = atoi(optarg);
+			depth = atoi(opt_arg);
 			break;
 		case 'o': {
 			free(ocopy);
-			ocopy = strdup(optarg);
+			ocopy = strdup(opt_arg);
 			ncols = 0;
 			for (char *save = NULL, *t = strtok_r(ocopy, ",", &save); t && ncols < 60; t = strtok_r(NULL, ",", &save)) {
 				if (!strcmp(t, "space")) {
@@ -520,16 +522,16 @@ static int do_list(int argc, char **argv)
 			break;
 		}
 		case 't':
-			if (parse_types(optarg, &types) < 0) {
+			if (parse_types(opt_arg, &types) < 0) {
 				free(ocopy);
 				return usage_err(NULL);
 			}
 			break;
 		case 's':
 		case 'S': {
-			const char *cn = zprop_canon(optarg);
+			const char *cn = zprop_canon(opt_arg);
 			if (!cn) {
-				fprintf(stderr, "invalid property '%s'\n", optarg);
+				fprintf(cli_err, "invalid property '%s'\n", opt_arg);
 				free(ocopy);
 				return usage_err(NULL);
 			}
@@ -548,14 +550,14 @@ static int do_list(int argc, char **argv)
 			cols[ncols] = (char *)def[ncols];
 	}
 	if (!types)
-		types = (argc - optind > 0 && !recurse) ? T_FS | T_VOL | T_SNAP : T_FS | T_VOL;
+		types = (argc - opt_ind > 0 && !recurse) ? T_FS | T_VOL | T_SNAP : T_FS | T_VOL;
 	const char *hdr[64];
 	char hbuf[64][PROP_NAME_MAX];
 	int right[64];
 	for (int i = 0; i < ncols; i++) {
 		const char *cn = zprop_canon(cols[i]);
 		if (!cn) {
-			fprintf(stderr, "bad property list: invalid property '%s'\n", cols[i]);
+			fprintf(cli_err, "bad property list: invalid property '%s'\n", cols[i]);
 			free(ocopy);
 			return usage_err(NULL);
 		}
@@ -565,12 +567,12 @@ static int do_list(int argc, char **argv)
 	}
 	openset_t os = { .n = 0 };
 	dslist_t l = { 0 };
-	int ret = gather(&os, argc - optind, argv + optind, types, recurse, depth, &l);
+	int ret = gather(&os, argc - opt_ind, argv + opt_ind, types, recurse, depth, &l);
 	if (l.n)
 		sort_list(&l, sortk, nsort);
 	if (json) {
 		json_t j;
-		json_init(&j, stdout);
+		json_init(&j, cli_out);
 		json_obj_open(&j, NULL);
 		json_version(&j, "zfs list");
 		json_obj_open(&j, "datasets");
@@ -596,10 +598,10 @@ static int do_list(int argc, char **argv)
 		}
 		table_add(&t, cells);
 	}
-	if (l.n == 0 && argc - optind == 0 && ret == 0)
-		printf("no datasets available\n");
+	if (l.n == 0 && argc - opt_ind == 0 && ret == 0)
+		fprintf(cli_out, "no datasets available\n");
 	else if (l.n)
-		table_print(&t, stdout, scripted, 1);
+		table_print(&t, cli_out, scripted, 1);
 	table_free(&t);
 	free(l.v);
 	free(l.d);
@@ -614,9 +616,9 @@ static int do_get(int argc, char **argv)
 {
 	int c, scripted = 0, parsable = 0, recurse = 0, depth = -1, types = T_FS | T_VOL | T_SNAP | T_BOOK;
 	char *fields = NULL, *sources = NULL;
-	optind = 1;
+	opt_ind = 1;
 	int json = 0, json_int = 0;
-	while ((c = getopt_long(argc, argv, "rHpjd:o:t:s:", json_opts, NULL)) != -1) {
+	while ((c = opt_getopt_long(argc, argv, "rHpjd:o:t:s:", json_opts, NULL)) != -1) {
 		switch (c) {
 		case 'j': json = 1; break;
 		case 'J': json = json_int = 1; break;
@@ -625,20 +627,20 @@ static int do_get(int argc, char **argv)
 		case 'p': parsable = 1; break;
 		case 'd':
 			recurse = 1;
-			depth = atoi(optarg);
+			depth = atoi(opt_arg);
 			break;
-		case 'o': fields = optarg; break;
-		case 's': sources = optarg; break;
+		case 'o': fields = opt_arg; break;
+		case 's': sources = opt_arg; break;
 		case 't':
-			if (parse_types(optarg, &types) < 0)
+			if (parse_types(opt_arg, &types) < 0)
 				return usage_err(NULL);
 			break;
 		default: return usage_err(NULL);
 		}
 	}
-	if (argc - optind < 1)
+	if (argc - opt_ind < 1)
 		return usage_err("missing property argument");
-	char *plist = strdup(argv[optind++]);
+	char *plist = strdup(argv[opt_ind++]);
 	const char *props[128];
 	int np = 0, all = !strcmp(plist, "all");
 	if (all) {
@@ -648,7 +650,7 @@ static int do_get(int argc, char **argv)
 		for (char *save = NULL, *tk = strtok_r(plist, ",", &save); tk && np < 128; tk = strtok_r(NULL, ",", &save)) {
 			const char *cn = zprop_canon(tk);
 			if (!cn) {
-				fprintf(stderr, "bad property list: invalid property '%s'\n", tk);
+				fprintf(cli_err, "bad property list: invalid property '%s'\n", tk);
 				free(plist);
 				return usage_err(NULL);
 			}
@@ -666,7 +668,7 @@ static int do_get(int argc, char **argv)
 				if (!strcmp(tk, fall[k]))
 					fl[nf++] = fall[k], okf = 1;
 			if (!okf) {
-				fprintf(stderr, "invalid field '%s'\n", tk);
+				fprintf(cli_err, "invalid field '%s'\n", tk);
 				free(plist);
 				free(fcopy);
 				return usage_err(NULL);
@@ -684,15 +686,15 @@ static int do_get(int argc, char **argv)
 										  : "SOURCE";
 	openset_t os = { .n = 0 };
 	dslist_t l = { 0 };
-	int ret = gather(&os, argc - optind, argv + optind, types, recurse || argc - optind == 0,
-			 argc - optind == 0 && !recurse ? -1 : depth, &l);
+	int ret = gather(&os, argc - opt_ind, argv + opt_ind, types, recurse || argc - opt_ind == 0,
+			 argc - opt_ind == 0 && !recurse ? -1 : depth, &l);
 	if (l.n)
 		sort_list(&l, NULL, 0);
 	table_t t;
 	table_init(&t, nf, hdr, right);
 	json_t j;
 	if (json) {
-		json_init(&j, stdout);
+		json_init(&j, cli_out);
 		json_obj_open(&j, NULL);
 		json_version(&j, "zfs get");
 		json_obj_open(&j, "datasets");
@@ -755,7 +757,7 @@ static int do_get(int argc, char **argv)
 		json_obj_close(&j);
 		json_obj_close(&j);
 	} else if (t.nrows) {
-		table_print(&t, stdout, scripted, 1);
+		table_print(&t, cli_out, scripted, 1);
 	}
 	table_free(&t);
 	free(l.v);
@@ -782,7 +784,7 @@ static int do_set(int argc, char **argv)
 		char *eq = strchr(argv[i], '=');
 		if (!eq) {
 			cli_close(&cp, 0);
-			fprintf(stderr, "missing '=' for property=value argument\n");
+			fprintf(cli_err, "missing '=' for property=value argument\n");
 			return usage_err(NULL);
 		}
 		*eq = 0;
@@ -806,25 +808,25 @@ static int do_set(int argc, char **argv)
 static int do_inherit(int argc, char **argv)
 {
 	int c;
-	optind = 1;
-	while ((c = getopt(argc, argv, "rS")) != -1)
+	opt_ind = 1;
+	while ((c = opt_getopt_long(argc, argv, "rS", NULL, NULL)) != -1)
 		return usage_err("-r/-S: not supported yet");
-	if (argc - optind < 2)
+	if (argc - opt_ind < 2)
 		return usage_err("missing property or dataset argument");
-	const char *cn = zprop_canon(argv[optind]);
+	const char *cn = zprop_canon(argv[opt_ind]);
 	int ret = 0;
-	for (int i = optind + 1; i < argc; i++) {
+	for (int i = opt_ind + 1; i < argc; i++) {
 		cli_pool_t cp;
 		if (cli_open_for(argv[i], &cp) < 0) {
 			ret = cli_fail("open '%s'", argv[i]);
 			continue;
 		}
 		dsl_ds_t *ds = dsl_lookup(cp.dsl, argv[i]);
-		int rc = !ds ? -ENOENT : !cn ? terr(EINVAL, "invalid property '%s'", argv[optind])
+		int rc = !ds ? -ENOENT : !cn ? terr(EINVAL, "invalid property '%s'", argv[opt_ind])
 				      : dsl_prop_inherit(cp.dsl, ds, cn);
 		if (rc < 0 || cli_close(&cp, 1) < 0) {
 			cli_close(&cp, 0);
-			ret = cli_fail("inherit %s for '%s'", argv[optind], argv[i]);
+			ret = cli_fail("inherit %s for '%s'", argv[opt_ind], argv[i]);
 		}
 	}
 	return ret;
@@ -850,8 +852,8 @@ static void add_recursive(dsl_t *d, dsl_ds_t *ds, const char *snap, char ***name
 static int do_snapshot(int argc, char **argv)
 {
 	int c, recurse = 0;
-	optind = 1;
-	while ((c = getopt(argc, argv, "ro:")) != -1) {
+	opt_ind = 1;
+	while ((c = opt_getopt_long(argc, argv, "ro:", NULL, NULL)) != -1) {
 		if (c == 'r')
 			recurse = 1;
 		else if (c == 'o')
@@ -859,32 +861,32 @@ static int do_snapshot(int argc, char **argv)
 		else
 			return usage_err(NULL);
 	}
-	if (argc - optind < 1)
+	if (argc - opt_ind < 1)
 		return usage_err("missing snapshot argument");
-	for (int i = optind; i < argc; i++) {
+	for (int i = opt_ind; i < argc; i++) {
 		if (!strchr(argv[i], '@')) {
-			fprintf(stderr, "cannot create snapshot '%s': missing '@' delimiter in snapshot name\n", argv[i]);
+			fprintf(cli_err, "cannot create snapshot '%s': missing '@' delimiter in snapshot name\n", argv[i]);
 			return usage_err(NULL);
 		}
 		if (name_check(argv[i], NAME_SNAPSHOT) < 0)
 			return cli_fail("create snapshot '%s'", argv[i]);
 		size_t k = strcspn(argv[i], "/@");
-		if (strncmp(argv[i], argv[optind], k) || argv[optind][k] != argv[i][k]) {
-			fprintf(stderr, "cannot create snapshots : snapshots in different pools are not supported yet\n");
+		if (strncmp(argv[i], argv[opt_ind], k) || argv[opt_ind][k] != argv[i][k]) {
+			fprintf(cli_err, "cannot create snapshots : snapshots in different pools are not supported yet\n");
 			return 1;
 		}
 	}
 	cli_pool_t cp;
-	if (cli_open_for(argv[optind], &cp) < 0)
-		return cli_fail("open '%.*s'", (int)strcspn(argv[optind], "@"), argv[optind]);
+	if (cli_open_for(argv[opt_ind], &cp) < 0)
+		return cli_fail("open '%.*s'", (int)strcspn(argv[opt_ind], "@"), argv[opt_ind]);
 	char **names = NULL;
 	int n = 0, rc = 0;
-	for (int i = optind; i < argc && rc == 0; i++) {
+	for (int i = opt_ind; i < argc && rc == 0; i++) {
 		char dsn[DS_NAME_MAX];
 		snprintf(dsn, sizeof(dsn), "%.*s", (int)strcspn(argv[i], "@"), argv[i]);
 		dsl_ds_t *ds = dsl_lookup(cp.dsl, dsn);
 		if (!ds) {
-			fprintf(stderr, "cannot open '%s': dataset does not exist\nusage:\n\tsnapshot [-r] "
+			fprintf(cli_err, "cannot open '%s': dataset does not exist\nusage:\n\tsnapshot [-r] "
 					"<filesystem|volume>@<snap> ...\n", dsn);
 			rc = 2;
 			break;
@@ -903,7 +905,7 @@ static int do_snapshot(int argc, char **argv)
 	if (rc == 0 && dsl_snapshot(cp.dsl, names, n, &failed) < 0) {
 		ret = cli_fail("create snapshot '%s'", names[failed >= 0 ? failed : 0]);
 		if (n > 1)
-			fprintf(stderr, "no snapshots were created\n");
+			fprintf(cli_err, "no snapshots were created\n");
 	}
 	for (int i = 0; i < n; i++)
 		free(names[i]);
@@ -915,18 +917,18 @@ static int do_snapshot(int argc, char **argv)
 static int do_rollback(int argc, char **argv)
 {
 	int c, recurse = 0;
-	optind = 1;
-	while ((c = getopt(argc, argv, "rRf")) != -1) {
+	opt_ind = 1;
+	while ((c = opt_getopt_long(argc, argv, "rRf", NULL, NULL)) != -1) {
 		if (c == 'r' || c == 'R')
 			recurse = 1;
 		else if (c != 'f')
 			return usage_err(NULL);
 	}
-	if (argc - optind != 1)
-		return usage_err(argc - optind < 1 ? "missing dataset argument" : "too many arguments");
-	const char *name = argv[optind];
+	if (argc - opt_ind != 1)
+		return usage_err(argc - opt_ind < 1 ? "missing dataset argument" : "too many arguments");
+	const char *name = argv[opt_ind];
 	if (!strchr(name, '@')) {
-		fprintf(stderr, "cannot open '%s': missing '@' delimiter in snapshot name\n", name);
+		fprintf(cli_err, "cannot open '%s': missing '@' delimiter in snapshot name\n", name);
 		return 1;
 	}
 	cli_pool_t cp;
@@ -939,12 +941,12 @@ static int do_rollback(int argc, char **argv)
 		;
 	int rc = 0;
 	if (k + 1 < n && !recurse) {
-		fprintf(stderr, "cannot rollback to '%s': more recent snapshots or bookmarks exist\n"
+		fprintf(cli_err, "cannot rollback to '%s': more recent snapshots or bookmarks exist\n"
 				"use '-r' to force deletion of the following snapshots and bookmarks:\n", name);
 		for (size_t i = k + 1; i < n; i++) {
 			char fn[DS_NAME_MAX];
 			dsl_fullname(cp.dsl, snaps[i], fn, sizeof(fn));
-			fprintf(stderr, "%s\n", fn);
+			fprintf(cli_err, "%s\n", fn);
 		}
 		free(snaps);
 		cli_close(&cp, 0);
@@ -963,22 +965,22 @@ static int do_clone(int argc, char **argv)
 	int c;
 	char *props[64];
 	int np = 0;
-	optind = 1;
-	while ((c = getopt(argc, argv, "po:")) != -1) {
+	opt_ind = 1;
+	while ((c = opt_getopt_long(argc, argv, "po:", NULL, NULL)) != -1) {
 		if (c == 'o' && np < 64)
-			props[np++] = optarg;
+			props[np++] = opt_arg;
 		else if (c != 'p')
 			return usage_err(NULL);
 	}
-	if (argc - optind != 2)
-		return usage_err(argc - optind < 2 ? "missing source dataset or target dataset argument" : "too many arguments");
-	const char *src = argv[optind], *dst = argv[optind + 1];
+	if (argc - opt_ind != 2)
+		return usage_err(argc - opt_ind < 2 ? "missing source dataset or target dataset argument" : "too many arguments");
+	const char *src = argv[opt_ind], *dst = argv[opt_ind + 1];
 	if (!strchr(src, '@')) {
-		fprintf(stderr, "cannot open '%s': missing '@' delimiter in snapshot name\n", src);
+		fprintf(cli_err, "cannot open '%s': missing '@' delimiter in snapshot name\n", src);
 		return 1;
 	}
 	if (strcspn(src, "/@") != strcspn(dst, "/@") || strncmp(src, dst, strcspn(src, "/@"))) {
-		fprintf(stderr, "cannot create '%s': source and target pools differ\n", dst);
+		fprintf(cli_err, "cannot create '%s': source and target pools differ\n", dst);
 		return 1;
 	}
 	cli_pool_t cp;
@@ -1024,7 +1026,7 @@ static int do_bookmark(int argc, char **argv)
 		book = full;
 	}
 	if (!strchr(book, '#')) {
-		fprintf(stderr, "invalid bookmark name '%s': must contain a '#'\n", book);
+		fprintf(cli_err, "invalid bookmark name '%s': must contain a '#'\n", book);
 		return usage_err(NULL);
 	}
 	if (src[0] == '@' || src[0] == '#') { /* short source: the bookmark's dataset */
@@ -1037,7 +1039,7 @@ static int do_bookmark(int argc, char **argv)
 	dsl_ds_t *s = dsl_lookup(cp.dsl, src);
 	if (!s) {
 		cli_close(&cp, 0);
-		fprintf(stderr, "cannot open '%s': dataset does not exist\n", src);
+		fprintf(cli_err, "cannot open '%s': dataset does not exist\n", src);
 		return usage_err(NULL);
 	}
 	if (dsl_bookmark(cp.dsl, s, book) < 0) {
@@ -1053,18 +1055,18 @@ static int do_bookmark(int argc, char **argv)
 static int do_hold_release(int argc, char **argv, int hold)
 {
 	int c, recurse = 0;
-	optind = 1;
-	while ((c = getopt(argc, argv, "r")) != -1) {
+	opt_ind = 1;
+	while ((c = opt_getopt_long(argc, argv, "r", NULL, NULL)) != -1) {
 		if (c == 'r')
 			recurse = 1;
 		else
 			return usage_err(NULL);
 	}
-	if (argc - optind < 2)
+	if (argc - opt_ind < 2)
 		return usage_err("missing tag or snapshot argument");
-	const char *tag = argv[optind];
+	const char *tag = argv[opt_ind];
 	int ret = 0;
-	for (int i = optind + 1; i < argc; i++) {
+	for (int i = opt_ind + 1; i < argc; i++) {
 		cli_pool_t cp;
 		if (cli_open_for(argv[i], &cp) < 0) {
 			ret = cli_fail("open '%s'", argv[i]);
@@ -1074,7 +1076,7 @@ static int do_hold_release(int argc, char **argv, int hold)
 		int rc = s ? 0 : -ENOENT;
 		if (s && s->type != DS_SNAPSHOT) {
 			cli_close(&cp, 0);
-			fprintf(stderr, "'%s' is not a snapshot\n", argv[i]);
+			fprintf(cli_err, "'%s' is not a snapshot\n", argv[i]);
 			ret = 1;
 			continue;
 		}
@@ -1103,8 +1105,8 @@ static int do_hold_release(int argc, char **argv, int hold)
 static int do_holds(int argc, char **argv)
 {
 	int c, scripted = 0, recurse = 0, parsable = 0;
-	optind = 1;
-	while ((c = getopt(argc, argv, "rHp")) != -1) {
+	opt_ind = 1;
+	while ((c = opt_getopt_long(argc, argv, "rHp", NULL, NULL)) != -1) {
 		if (c == 'r')
 			recurse = 1;
 		else if (c == 'H')
@@ -1114,21 +1116,21 @@ static int do_holds(int argc, char **argv)
 		else
 			return usage_err(NULL);
 	}
-	if (argc - optind < 1)
+	if (argc - opt_ind < 1)
 		return usage_err("missing snapshot argument");
 	openset_t os = { .n = 0 };
 	dslist_t l = { 0 };
 	int ret = 0;
-	for (int i = optind; i < argc; i++) {
+	for (int i = opt_ind; i < argc; i++) {
 		dsl_t *d = open_pool_of(&os, argv[i]);
 		dsl_ds_t *s = d ? dsl_lookup(d, argv[i]) : NULL;
 		if (!s) {
-			fprintf(stderr, "cannot open '%s': dataset does not exist\n", argv[i]);
+			fprintf(cli_err, "cannot open '%s': dataset does not exist\n", argv[i]);
 			ret = 1;
 			continue;
 		}
 		if (s->type != DS_SNAPSHOT) {
-			fprintf(stderr, "'%s' is not a snapshot\n", argv[i]);
+			fprintf(cli_err, "'%s' is not a snapshot\n", argv[i]);
 			ret = 1;
 			continue;
 		}
@@ -1162,7 +1164,7 @@ static int do_holds(int argc, char **argv)
 			table_add(&t, cells);
 		}
 	if (t.nrows || (!scripted && l.n))
-		table_print(&t, stdout, scripted, 1);
+		table_print(&t, cli_out, scripted, 1);
 	table_free(&t);
 	free(l.v);
 	free(l.d);
@@ -1173,8 +1175,8 @@ static int do_holds(int argc, char **argv)
 static int do_rename(int argc, char **argv)
 {
 	int c, recurse = 0, parents = 0;
-	optind = 1;
-	while ((c = getopt(argc, argv, "rpfu")) != -1) {
+	opt_ind = 1;
+	while ((c = opt_getopt_long(argc, argv, "rpfu", NULL, NULL)) != -1) {
 		if (c == 'r')
 			recurse = 1;
 		else if (c == 'p')
@@ -1182,23 +1184,23 @@ static int do_rename(int argc, char **argv)
 		else if (c != 'f' && c != 'u')
 			return usage_err(NULL);
 	}
-	if (argc - optind != 2)
-		return usage_err(argc - optind < 2 ? "missing source or target dataset argument" : "too many arguments");
-	const char *from = argv[optind];
+	if (argc - opt_ind != 2)
+		return usage_err(argc - opt_ind < 2 ? "missing source or target dataset argument" : "too many arguments");
+	const char *from = argv[opt_ind];
 	char to[DS_NAME_MAX * 2];
-	snprintf(to, sizeof(to), "%s", argv[optind + 1]);
+	snprintf(to, sizeof(to), "%s", argv[opt_ind + 1]);
 	if (strchr(from, '@') && to[0] == '@') /* short form: rename ds@a @b */
-		snprintf(to, sizeof(to), "%.*s%s", (int)strcspn(from, "@"), from, argv[optind + 1]);
+		snprintf(to, sizeof(to), "%.*s%s", (int)strcspn(from, "@"), from, argv[opt_ind + 1]);
 	else if (strchr(from, '@') && !strpbrk(to, "@/")) /* short form: rename ds@a b */
-		snprintf(to, sizeof(to), "%.*s@%s", (int)strcspn(from, "@"), from, argv[optind + 1]);
+		snprintf(to, sizeof(to), "%.*s@%s", (int)strcspn(from, "@"), from, argv[opt_ind + 1]);
 	if (recurse && !strchr(from, '@')) {
-		fprintf(stderr, "source dataset for recursive rename must be a snapshot\n");
+		fprintf(cli_err, "source dataset for recursive rename must be a snapshot\n");
 		return usage_err(NULL);
 	}
 	if (!strcmp(from, to))
 		return 0; /* as zfs: renaming to the same name succeeds */
 	if (strcspn(from, "/@#") != strcspn(to, "/@#") || strncmp(from, to, strcspn(from, "/@#"))) {
-		fprintf(stderr, "cannot rename to '%s': datasets must be within same pool\n", to);
+		fprintf(cli_err, "cannot rename to '%s': datasets must be within same pool\n", to);
 		return 1;
 	}
 	cli_pool_t cp;
@@ -1224,7 +1226,7 @@ static int do_rename(int argc, char **argv)
 		for (size_t k = 0; k < l.n && rc == 0; k++) /* all or nothing: check first */
 			if (l.v[k]->type == DS_SNAPSHOT && !strcmp(l.v[k]->name, newsnap)) {
 				cli_close(&cp, 0);
-				fprintf(stderr, "cannot rename '%s': a child dataset already has a snapshot with the new name\n",
+				fprintf(cli_err, "cannot rename '%s': a child dataset already has a snapshot with the new name\n",
 					from);
 				free(l.v);
 				free(l.d);
@@ -1278,13 +1280,13 @@ static void list_dependents(dsl_t *d, dsl_ds_t *ds, FILE *f)
 /* "cannot destroy X: <what> has dependent clones" listing the clones of snap. */
 static int clone_message(dsl_t *d, dsl_ds_t *snap, const char *fn, const char *what)
 {
-	fprintf(stderr, "cannot destroy '%s': %s has dependent clones\n"
+	fprintf(cli_err, "cannot destroy '%s': %s has dependent clones\n"
 			"use '-R' to destroy the following datasets:\n", fn, what);
 	for (size_t i = 0; i < d->nds; i++)
 		if (d->ds[i]->origin == snap->id) {
 			char cn[DS_NAME_MAX];
 			dsl_fullname(d, d->ds[i], cn, sizeof(cn));
-			fprintf(stderr, "%s\n", cn);
+			fprintf(cli_err, "%s\n", cn);
 		}
 	return 1;
 }
@@ -1314,7 +1316,7 @@ static int destroy_snaps(dsl_t *d, dsl_ds_t *head, const char *spec, const char 
 					hi = i, found_hi = 1;
 			}
 			if (!found_lo || !found_hi || n == 0) {
-				fprintf(stderr, "cannot destroy '%s@%s%%%s': snapshot does not exist\n", dsname, a, b);
+				fprintf(cli_err, "cannot destroy '%s@%s%%%s': snapshot does not exist\n", dsname, a, b);
 				ret = 1;
 				break;
 			}
@@ -1325,7 +1327,7 @@ static int destroy_snaps(dsl_t *d, dsl_ds_t *head, const char *spec, const char 
 			if (!found_lo) {
 				/* zfs quietly skips missing snapshots in a list, but reports a lone one */
 				if (!strchr(spec, ',')) {
-					fprintf(stderr, "could not find any snapshots to destroy; check snapshot names.\n");
+					fprintf(cli_err, "could not find any snapshots to destroy; check snapshot names.\n");
 					ret = 1;
 				}
 				continue;
@@ -1337,12 +1339,12 @@ static int destroy_snaps(dsl_t *d, dsl_ds_t *head, const char *spec, const char 
 			char fn[DS_NAME_MAX];
 			dsl_fullname(d, snaps[i], fn, sizeof(fn));
 			if (snaps[i]->nholds) {
-				fprintf(stderr, "cannot destroy snapshot %s: dataset is busy\n", fn);
+				fprintf(cli_err, "cannot destroy snapshot %s: dataset is busy\n", fn);
 				ret = 1;
 				break;
 			}
 			if (dsl_destroy(d, snaps[i]) < 0) {
-				ret = terr_code() == EBUSY ? clone_message(d, snaps[i], fn, "snapshot") : cli_fail("destroy '%s'", fn);
+				ret = terr_code() == EBUSY && strstr(terr_msg(), "clones") ? clone_message(d, snaps[i], fn, "snapshot") : cli_fail("destroy '%s'", fn);
 				break;
 			}
 			snaps[i] = NULL;
@@ -1378,8 +1380,8 @@ static int destroy_snaps_rec(dsl_t *d, dsl_ds_t *ds, const char *spec, int *any)
 static int do_destroy(int argc, char **argv)
 {
 	int c, recurse = 0;
-	optind = 1;
-	while ((c = getopt(argc, argv, "rRfnpv")) != -1) {
+	opt_ind = 1;
+	while ((c = opt_getopt_long(argc, argv, "rRfnpv", NULL, NULL)) != -1) {
 		if (c == 'r')
 			recurse = 1;
 		else if (c == 'R')
@@ -1389,9 +1391,9 @@ static int do_destroy(int argc, char **argv)
 		else if (c != 'f')
 			return usage_err(NULL);
 	}
-	if (argc - optind != 1)
-		return usage_err(argc - optind < 1 ? "missing dataset argument" : "too many arguments");
-	const char *name = argv[optind];
+	if (argc - opt_ind != 1)
+		return usage_err(argc - opt_ind < 1 ? "missing dataset argument" : "too many arguments");
+	const char *name = argv[opt_ind];
 	cli_pool_t cp;
 	if (cli_open_for(name, &cp) < 0)
 		return cli_fail("open '%s'", name);
@@ -1404,12 +1406,12 @@ static int do_destroy(int argc, char **argv)
 		dsl_ds_t *head = dsl_lookup(d, dsn);
 		int any = 0;
 		if (!head) {
-			fprintf(stderr, "cannot open '%s': dataset does not exist\n", dsn);
+			fprintf(cli_err, "cannot open '%s': dataset does not exist\n", dsn);
 			ret = 1;
 		} else if (recurse) {
 			ret = destroy_snaps_rec(d, head, at + 1, &any) < 0 ? 1 : 0;
 			if (!any && ret == 0) {
-				fprintf(stderr, "could not find any snapshots to destroy; check snapshot names.\n");
+				fprintf(cli_err, "could not find any snapshots to destroy; check snapshot names.\n");
 				ret = 1;
 			}
 		} else {
@@ -1418,12 +1420,12 @@ static int do_destroy(int argc, char **argv)
 	} else {
 		dsl_ds_t *ds = dsl_lookup(d, name);
 		if (!ds && strchr(name, '#')) {
-			fprintf(stderr, "bookmark '%s' does not exist.\n", name);
+			fprintf(cli_err, "bookmark '%s' does not exist.\n", name);
 			ret = 1;
 		} else if (!ds) {
 			ret = cli_fail("open '%s'", name);
 		} else if (ds->parent == 0) {
-			fprintf(stderr, "cannot destroy '%s': operation does not apply to pools\n"
+			fprintf(cli_err, "cannot destroy '%s': operation does not apply to pools\n"
 					"use 'zfs destroy -r %s' to destroy all datasets in the pool\n"
 					"use 'zpool destroy %s' to destroy the pool itself\n", name, name, name);
 			ret = 1;
@@ -1434,10 +1436,10 @@ static int do_destroy(int argc, char **argv)
 			size_t ns = dsl_snapshots(d, ds, &v);
 			free(v);
 			if (nc + ns) {
-				fprintf(stderr, "cannot destroy '%s': %s has children\n"
+				fprintf(cli_err, "cannot destroy '%s': %s has children\n"
 						"use '-r' to destroy the following datasets:\n",
 					name, ds->type == DS_VOLUME ? "volume" : "filesystem");
-				list_dependents(d, ds, stderr);
+				list_dependents(d, ds, cli_err);
 				ret = 1;
 			} else if (dsl_destroy(d, ds) < 0) {
 				ret = cli_fail("destroy '%s'", name);
@@ -1474,14 +1476,14 @@ int cmd_zfs(int argc, char **argv)
 {
 	cli_set_history("zfs", argc, argv);
 	if (argc < 2) {
-		fprintf(stderr, "missing command\n");
+		fprintf(cli_err, "missing command\n");
 		return usage_err(NULL);
 	}
 	const char *cmd = argv[1];
 	argc--;
 	argv++;
 	if (cli_wants_help(argc, argv)) {
-		usage(stdout);
+		usage(cli_out);
 		return 0;
 	}
 	if (!strcmp(cmd, "create"))
@@ -1521,9 +1523,9 @@ int cmd_zfs(int argc, char **argv)
 	static const char *later[] = { "diff", "upgrade", "mount", "unmount", "share", NULL };
 	for (int i = 0; later[i]; i++)
 		if (!strcmp(cmd, later[i])) {
-			fprintf(stderr, "zfs %s: not supported yet\n", cmd);
+			fprintf(cli_err, "zfs %s: not supported yet\n", cmd);
 			return 1;
 		}
-	fprintf(stderr, "unrecognized command '%s'\n", cmd);
+	fprintf(cli_err, "unrecognized command '%s'\n", cmd);
 	return usage_err(NULL);
 }

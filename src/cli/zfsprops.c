@@ -41,6 +41,7 @@ static const struct {
 	{ "logicalused", "lused", "LUSED", 1 },
 	{ "logicalreferenced", "lrefer", "LREFER", 1 },
 	{ "receive_resume_token", NULL, "RECEIVE_RESUME_TOKEN", 0 },
+	{ "sharenbd", NULL, "SHARENBD", 0 },
 };
 #define NPROPS (sizeof(props) / sizeof(props[0]))
 
@@ -49,7 +50,7 @@ const char *const zprop_all[] = { "type", "creation", "used", "available", "refe
 				  "volsize", "volblocksize", "checksum", "compression", "readonly", "createtxg",
 				  "origin", "clones", "reservation", "refreservation", "guid", "usedbysnapshots", "usedbydataset",
 				  "usedbychildren", "usedbyrefreservation", "written", "logicalused",
-				  "logicalreferenced", "refcompressratio", NULL };
+				  "logicalreferenced", "refcompressratio", "sharenbd", NULL };
 
 const char *zprop_canon(const char *name)
 {

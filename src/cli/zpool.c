@@ -2,6 +2,7 @@
  * get, set. */
 #include <dirent.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -41,8 +42,8 @@ static void free_names(char **names, int n);
 static int usage_err(const char *fmt, const char *arg)
 {
 	if (fmt)
-		fprintf(stderr, fmt, arg);
-	usage(stderr);
+		fprintf(cli_err, fmt, arg);
+	usage(cli_err);
 	return 2;
 }
 
@@ -71,7 +72,7 @@ static int check_vdevs(const char *name, int n, char *const *paths, int force)
 	struct stat st;
 	for (int i = 0; i < n; i++)
 		if (stat(paths[i], &st) < 0) {
-			fprintf(stderr, "cannot resolve path '%s'\n", paths[i]);
+			fprintf(cli_err, "cannot resolve path '%s'\n", paths[i]);
 			return -1;
 		}
 	for (int i = 0; i < n; i++) {
@@ -80,7 +81,7 @@ static int check_vdevs(const char *name, int n, char *const *paths, int force)
 			uint64_t size = v.size;
 			vdev_close(&v);
 			if (size < VDEV_MIN_SIZE) {
-				fprintf(stderr, "cannot create '%s': one or more devices is less than the minimum "
+				fprintf(cli_err, "cannot create '%s': one or more devices is less than the minimum "
 						"size (64M)\n", name);
 				return -1;
 			}
@@ -95,13 +96,13 @@ static int check_vdevs(const char *name, int n, char *const *paths, int force)
 	}
 	if (!active && (!exported || force))
 		return 0;
-	fprintf(stderr, "invalid vdev specification\n%s\n",
+	fprintf(cli_err, "invalid vdev specification\n%s\n",
 		force ? "the following errors must be manually repaired:" : "use '-f' to override the following errors:");
 	for (int i = 0; i < n; i++) {
 		pool_label_t l;
 		if (pool_read_label(paths[i], &l) == 0 && l.state != POOL_STATE_DESTROYED &&
 		    (l.state == POOL_STATE_ACTIVE || !force))
-			fprintf(stderr, "%s is part of %s pool '%s'\n", paths[i],
+			fprintf(cli_err, "%s is part of %s pool '%s'\n", paths[i],
 				l.state == POOL_STATE_ACTIVE ? "active" : "exported", l.name);
 		terr_clear();
 	}
@@ -111,18 +112,18 @@ static int check_vdevs(const char *name, int n, char *const *paths, int force)
 static int do_create(int argc, char **argv)
 {
 	int c, force = 0;
-	optind = 1;
-	while ((c = getopt(argc, argv, "f")) != -1) {
+	opt_ind = 1;
+	while ((c = opt_getopt_long(argc, argv, "f", NULL, NULL)) != -1) {
 		if (c == 'f')
 			force = 1;
 		else
 			return usage_err(NULL, NULL);
 	}
-	if (argc - optind < 1)
+	if (argc - opt_ind < 1)
 		return usage_err("missing pool name argument\n", NULL);
-	if (argc - optind < 2)
+	if (argc - opt_ind < 2)
 		return usage_err("missing vdev specification\n", NULL);
-	const char *name = argv[optind];
+	const char *name = argv[opt_ind];
 	if (name_check(name, NAME_POOL) < 0)
 		return cli_fail("create '%s'", name);
 	known_pool_t *k;
@@ -136,10 +137,10 @@ static int do_create(int argc, char **argv)
 			return cli_fail("create '%s'", name);
 		}
 	known_free(k, n);
-	if (check_vdevs(name, argc - optind - 1, argv + optind + 1, force) < 0)
+	if (check_vdevs(name, argc - opt_ind - 1, argv + opt_ind + 1, force) < 0)
 		return 1;
 	pool_t *p;
-	if (pool_create(name, argc - optind - 1, argv + optind + 1, force, &p) < 0)
+	if (pool_create(name, argc - opt_ind - 1, argv + opt_ind + 1, force, &p) < 0)
 		return cli_fail("create '%s'", name);
 	int rc = adopt_pool(p);
 	pool_close(p);
@@ -151,26 +152,26 @@ static int do_create(int argc, char **argv)
 static int do_history(int argc, char **argv)
 {
 	int c;
-	optind = 1;
-	while ((c = getopt(argc, argv, "il")) != -1)
+	opt_ind = 1;
+	while ((c = opt_getopt_long(argc, argv, "il", NULL, NULL)) != -1)
 		if (c != 'i' && c != 'l')
 			return usage_err(NULL, NULL);
 	char **names;
 	int n, ret = 0;
-	if (open_named_or_all(argc - optind, argv + optind, &names, &n) < 0)
+	if (open_named_or_all(argc - opt_ind, argv + opt_ind, &names, &n) < 0)
 		return cli_fail("get history");
 	for (int i = 0; i < n; i++) {
 		cli_pool_t cp;
 		char *text;
 		if (cli_open_ro(names[i], &cp) < 0) {
-			fprintf(stderr, "cannot open '%s': %s\n", names[i], terr_msg());
+			fprintf(cli_err, "cannot open '%s': %s\n", names[i], terr_msg());
 			ret = 1;
 			continue;
 		}
 		if (dsl_history_read(cp.dsl, &text) < 0) {
 			ret = cli_fail("get history for '%s'", names[i]);
 		} else {
-			printf("History for '%s':\n%s\n", names[i], text);
+			fprintf(cli_out, "History for '%s':\n%s\n", names[i], text);
 			free(text);
 		}
 		cli_close(&cp, 0);
@@ -308,14 +309,14 @@ static int do_list(int argc, char **argv)
 	int c, scripted = 0, parsable = 0;
 	char *cols[64], *ocopy = NULL;
 	int ncols = 0;
-	optind = 1;
-	while ((c = getopt(argc, argv, "Hpo:")) != -1) {
+	opt_ind = 1;
+	while ((c = opt_getopt_long(argc, argv, "Hpo:", NULL, NULL)) != -1) {
 		switch (c) {
 		case 'H': scripted = 1; break;
 		case 'p': parsable = 1; break;
 		case 'o':
 			free(ocopy);
-			ocopy = strdup(optarg);
+			ocopy = strdup(opt_arg);
 			ncols = split_list(ocopy, cols, 64);
 			break;
 		default: return usage_err(NULL, NULL);
@@ -333,7 +334,7 @@ static int do_list(int argc, char **argv)
 	for (int i = 0; i < ncols; i++) {
 		cols[i] = (char *)prop_alias(cols[i]);
 		if (!pool_prop_known(cols[i])) {
-			fprintf(stderr, "bad property list: invalid property '%s'\n", cols[i]);
+			fprintf(cli_err, "bad property list: invalid property '%s'\n", cols[i]);
 			free(ocopy);
 			return usage_err(NULL, NULL);
 		}
@@ -353,7 +354,7 @@ static int do_list(int argc, char **argv)
 	table_init(&t, ncols, hdr, right);
 	char **names;
 	int n, ret = 0;
-	if (open_named_or_all(argc - optind, argv + optind, &names, &n) < 0) {
+	if (open_named_or_all(argc - opt_ind, argv + opt_ind, &names, &n) < 0) {
 		table_free(&t);
 		free(ocopy);
 		return cli_fail("list pools");
@@ -361,7 +362,7 @@ static int do_list(int argc, char **argv)
 	for (int i = 0; i < n; i++) {
 		cli_pool_t cp;
 		if (cli_open_ro(names[i], &cp) < 0) {
-			fprintf(stderr, "cannot open '%s': %s\n", names[i], terr_msg());
+			fprintf(cli_err, "cannot open '%s': %s\n", names[i], terr_msg());
 			ret = 1;
 			continue;
 		}
@@ -375,10 +376,10 @@ static int do_list(int argc, char **argv)
 		table_add(&t, cells);
 		cli_close(&cp, 0);
 	}
-	if (n == 0 && argc - optind == 0 && !scripted)
-		printf("no pools available\n");
+	if (n == 0 && argc - opt_ind == 0 && !scripted)
+		fprintf(cli_out, "no pools available\n");
 	else if (t.nrows)
-		table_print(&t, stdout, scripted, 1);
+		table_print(&t, cli_out, scripted, 1);
 	table_free(&t);
 	free_names(names, n);
 	free(ocopy);
@@ -388,19 +389,19 @@ static int do_list(int argc, char **argv)
 static int do_get(int argc, char **argv)
 {
 	int c, scripted = 0, parsable = 0;
-	optind = 1;
+	opt_ind = 1;
 	char *fields = NULL;
-	while ((c = getopt(argc, argv, "Hpo:")) != -1) {
+	while ((c = opt_getopt_long(argc, argv, "Hpo:", NULL, NULL)) != -1) {
 		switch (c) {
 		case 'H': scripted = 1; break;
 		case 'p': parsable = 1; break;
-		case 'o': fields = optarg; break;
+		case 'o': fields = opt_arg; break;
 		default: return usage_err(NULL, NULL);
 		}
 	}
-	if (argc - optind < 1)
+	if (argc - opt_ind < 1)
 		return usage_err("missing property argument\n", NULL);
-	char *plist = strdup(argv[optind++]);
+	char *plist = strdup(argv[opt_ind++]);
 	char *props[64];
 	int np = 0;
 	char featbuf[64][64];
@@ -416,7 +417,7 @@ static int do_get(int argc, char **argv)
 		for (int i = 0; i < np; i++) {
 			props[i] = (char *)prop_alias(props[i]);
 			if (!pool_prop_known(props[i])) {
-				fprintf(stderr, "bad property list: invalid property '%s'\n", props[i]);
+				fprintf(cli_err, "bad property list: invalid property '%s'\n", props[i]);
 				free(plist);
 				return 2;
 			}
@@ -434,7 +435,7 @@ static int do_get(int argc, char **argv)
 			for (int k = 0; k < 4; k++)
 				okf |= !strcmp(fl[i], fall[k]);
 			if (!okf) {
-				fprintf(stderr, "invalid field '%s'\n", fl[i]);
+				fprintf(cli_err, "invalid field '%s'\n", fl[i]);
 				free(plist);
 				free(fcopy);
 				return 2;
@@ -453,7 +454,7 @@ static int do_get(int argc, char **argv)
 	table_init(&t, nf, hdr, NULL);
 	char **names;
 	int n, ret = 0;
-	if (open_named_or_all(argc - optind, argv + optind, &names, &n) < 0) {
+	if (open_named_or_all(argc - opt_ind, argv + opt_ind, &names, &n) < 0) {
 		free(plist);
 		free(fcopy);
 		table_free(&t);
@@ -462,7 +463,7 @@ static int do_get(int argc, char **argv)
 	for (int i = 0; i < n; i++) {
 		cli_pool_t cp;
 		if (cli_open_ro(names[i], &cp) < 0) {
-			fprintf(stderr, "cannot open '%s': %s\n", names[i], terr_msg());
+			fprintf(cli_err, "cannot open '%s': %s\n", names[i], terr_msg());
 			ret = 1;
 			continue;
 		}
@@ -478,7 +479,7 @@ static int do_get(int argc, char **argv)
 		}
 		cli_close(&cp, 0);
 	}
-	table_print(&t, stdout, scripted, 1);
+	table_print(&t, cli_out, scripted, 1);
 	table_free(&t);
 	free_names(names, n);
 	free(plist);
@@ -502,16 +503,16 @@ static int do_set(int argc, char **argv)
 			terr(EINVAL, "invalid property '%s'", prop);
 		else
 			terr(EINVAL, "'%s' is readonly", prop);
-		fprintf(stderr, "cannot set property for '%s': %s\n", argv[2], terr_msg());
+		fprintf(cli_err, "cannot set property for '%s': %s\n", argv[2], terr_msg());
 		return 1;
 	}
 	if (strlen(val) > 32) {
-		fprintf(stderr, "cannot set property for '%s': comment must not exceed 32 characters\n", argv[2]);
+		fprintf(cli_err, "cannot set property for '%s': comment must not exceed 32 characters\n", argv[2]);
 		return 1;
 	}
 	for (const char *ch = val; *ch; ch++)
 		if (*ch < 0x20 || *ch == 0x7f) {
-			fprintf(stderr, "cannot set property for '%s': comment may only have printable characters\n",
+			fprintf(cli_err, "cannot set property for '%s': comment may only have printable characters\n",
 				argv[2]);
 			return 1;
 		}
@@ -533,7 +534,7 @@ static int status_one(const char *name, int verbose)
 {
 	cli_pool_t cp;
 	if (cli_open_ro(name, &cp) < 0) {
-		fprintf(stderr, "cannot open '%s': %s\n", name, terr_msg());
+		fprintf(cli_err, "cannot open '%s': %s\n", name, terr_msg());
 		return 1;
 	}
 	pool_t *p = cp.pool;
@@ -542,9 +543,9 @@ static int status_one(const char *name, int verbose)
 	const char *de = dsl_pprop_get(d, "errors.data");
 	if (de)
 		data_errors = strtoull(de, NULL, 10);
-	printf("  pool: %s\n state: %s\n", p->name, health(p));
+	fprintf(cli_out, "  pool: %s\n state: %s\n", p->name, health(p));
 	if (data_errors)
-		printf("status: One or more devices has experienced an error resulting in data\n"
+		fprintf(cli_out, "status: One or more devices has experienced an error resulting in data\n"
 		       "\tcorruption.  Applications may be affected.\n"
 		       "action: Restore the file in question if possible.  Otherwise restore the\n"
 		       "\tentire pool from backup.\n");
@@ -559,12 +560,12 @@ static int status_one(const char *name, int verbose)
 		strftime(when, sizeof(when), "%a %b %e %H:%M:%S %Y", &tm);
 		fmt_duration((uint64_t)end > start ? (uint64_t)end - start : 0, dur, sizeof(dur));
 		nicebytes(0, rep, sizeof(rep));
-		printf("  scan: scrub repaired %s in %s with %s errors on %s\n", rep, dur,
+		fprintf(cli_out, "  scan: scrub repaired %s in %s with %s errors on %s\n", rep, dur,
 		       dsl_pprop_get(d, "scan.errors") ? dsl_pprop_get(d, "scan.errors") : "0", when);
 	} else {
-		printf("  scan: none requested\n");
+		fprintf(cli_out, "  scan: none requested\n");
 	}
-	printf("config:\n\n");
+	fprintf(cli_out, "config:\n\n");
 	/* the layout of OpenZFS's print_status_config: name column at least 10 wide, children
 	 * indented by 2, state in 8, counters right-aligned in 5 */
 	int namewidth = (int)strlen(p->name);
@@ -573,7 +574,7 @@ static int status_one(const char *name, int verbose)
 			namewidth = (int)strlen(p->vdevs[i].path) + 2;
 	if (namewidth < 10)
 		namewidth = 10;
-	printf("\t%-*s  %-8s %5s %5s %5s\n", namewidth, "NAME", "STATE", "READ", "WRITE", "CKSUM");
+	fprintf(cli_out, "\t%-*s  %-8s %5s %5s %5s\n", namewidth, "NAME", "STATE", "READ", "WRITE", "CKSUM");
 	char cells[POOL_MAX_VDEVS][3][16];
 	unsigned long long sum[3] = { 0, 0, 0 };
 	for (int i = 0; i < p->nvdevs; i++) {
@@ -594,15 +595,15 @@ static int status_one(const char *name, int verbose)
 	char tot[3][16];
 	for (int k = 0; k < 3; k++)
 		nicenum(sum[k], tot[k], sizeof(tot[k]));
-	printf("\t%-*s  %-8s %5s %5s %5s\n", namewidth, p->name, health(p), tot[0], tot[1], tot[2]);
+	fprintf(cli_out, "\t%-*s  %-8s %5s %5s %5s\n", namewidth, p->name, health(p), tot[0], tot[1], tot[2]);
 	for (int i = 0; i < p->nvdevs; i++)
-		printf("\t  %-*s  %-8s %5s %5s %5s\n", namewidth - 2, p->vdevs[i].path, "ONLINE", cells[i][0],
+		fprintf(cli_out, "\t  %-*s  %-8s %5s %5s %5s\n", namewidth - 2, p->vdevs[i].path, "ONLINE", cells[i][0],
 		       cells[i][1], cells[i][2]);
-	printf("\n");
+	fprintf(cli_out, "\n");
 	if (data_errors)
-		printf("errors: %llu data errors, use '-v' for a list\n", (unsigned long long)data_errors);
+		fprintf(cli_out, "errors: %llu data errors, use '-v' for a list\n", (unsigned long long)data_errors);
 	else
-		printf("errors: No known data errors\n");
+		fprintf(cli_out, "errors: No known data errors\n");
 	(void)verbose;
 	cli_close(&cp, 0);
 	return 0;
@@ -611,8 +612,8 @@ static int status_one(const char *name, int verbose)
 static int do_status(int argc, char **argv)
 {
 	int c, verbose = 0;
-	optind = 1;
-	while ((c = getopt(argc, argv, "vx")) != -1) {
+	opt_ind = 1;
+	while ((c = opt_getopt_long(argc, argv, "vx", NULL, NULL)) != -1) {
 		if (c == 'v')
 			verbose = 1;
 		else if (c != 'x')
@@ -620,13 +621,13 @@ static int do_status(int argc, char **argv)
 	}
 	char **names;
 	int n, ret = 0;
-	if (open_named_or_all(argc - optind, argv + optind, &names, &n) < 0)
+	if (open_named_or_all(argc - opt_ind, argv + opt_ind, &names, &n) < 0)
 		return cli_fail("get status");
 	if (n == 0)
-		printf("no pools available\n");
+		fprintf(cli_out, "no pools available\n");
 	for (int i = 0; i < n; i++) {
 		if (i)
-			printf("\n");
+			fprintf(cli_out, "\n");
 		ret |= status_one(names[i], verbose);
 	}
 	free_names(names, n);
@@ -638,18 +639,23 @@ static int do_status(int argc, char **argv)
 static int do_export(int argc, char **argv, int destroy)
 {
 	int c;
-	optind = 1;
-	while ((c = getopt(argc, argv, "f")) != -1)
+	opt_ind = 1;
+	while ((c = opt_getopt_long(argc, argv, "f", NULL, NULL)) != -1)
 		if (c != 'f')
 			return usage_err(NULL, NULL);
-	if (argc - optind < 1)
+	if (argc - opt_ind < 1)
 		return usage_err("missing pool argument\n", NULL);
 	int ret = 0;
-	for (int i = optind; i < argc; i++) {
+	for (int i = opt_ind; i < argc; i++) {
 		cli_pool_t cp;
 		const char *what = destroy ? "destroy" : "export";
 		if (cli_open(argv[i], &cp) < 0) {
 			ret = cli_fail("open '%s'", argv[i]);
+			continue;
+		}
+		if (cli_take_pool(&cp) < 0) { /* under tarnd: other commands use it */
+			cli_close(&cp, 0);
+			ret = cli_fail("%s '%s'", what, argv[i]);
 			continue;
 		}
 		int rc = dsl_record_errors(cp.dsl);
@@ -675,15 +681,15 @@ static int do_export(int argc, char **argv, int destroy)
 static int do_scrub(int argc, char **argv)
 {
 	int c;
-	optind = 1;
-	while ((c = getopt(argc, argv, "sp")) != -1) {
-		fprintf(stderr, "-%c: not supported yet (scrubs run to completion in the foreground)\n", c);
+	opt_ind = 1;
+	while ((c = opt_getopt_long(argc, argv, "sp", NULL, NULL)) != -1) {
+		fprintf(cli_err, "-%c: not supported yet (scrubs run to completion in the foreground)\n", c);
 		return 2;
 	}
-	if (argc - optind < 1)
+	if (argc - opt_ind < 1)
 		return usage_err("missing pool name argument\n", NULL);
 	int ret = 0;
-	for (int i = optind; i < argc; i++) {
+	for (int i = opt_ind; i < argc; i++) {
 		cli_pool_t cp;
 		uint64_t ex, errs;
 		if (cli_open(argv[i], &cp) < 0) {
@@ -782,12 +788,12 @@ static int do_import(int argc, char **argv)
 	int c, force = 0, destroyed = 0;
 	char *dirs[32];
 	int ndirs = 0;
-	optind = 1;
-	while ((c = getopt(argc, argv, "d:fDN")) != -1) {
+	opt_ind = 1;
+	while ((c = opt_getopt_long(argc, argv, "d:fDN", NULL, NULL)) != -1) {
 		switch (c) {
 		case 'd':
 			if (ndirs < 32)
-				dirs[ndirs++] = optarg;
+				dirs[ndirs++] = opt_arg;
 			break;
 		case 'f': force = 1; break;
 		case 'D': destroyed = 1; break;
@@ -799,14 +805,14 @@ static int do_import(int argc, char **argv)
 		static char devdir[] = "/dev/disk/by-id";
 		dirs[ndirs++] = devdir;
 	}
-	found_t *f;
-	int nf;
+	found_t *f = NULL;
+	int nf = 0;
 	if (scan_dirs(dirs, ndirs, &f, &nf) < 0)
 		return cli_fail("import");
 	int ret = 0;
-	const char *want = optind < argc ? argv[optind] : NULL;
-	if (argc - optind > 1) {
-		fprintf(stderr, "cannot import: renaming a pool on import is not supported yet\n");
+	const char *want = opt_ind < argc ? argv[opt_ind] : NULL;
+	if (argc - opt_ind > 1) {
+		fprintf(cli_err, "cannot import: renaming a pool on import is not supported yet\n");
 		ret = 1;
 		goto out;
 	}
@@ -825,32 +831,32 @@ static int do_import(int argc, char **argv)
 			if (imported)
 				continue;
 			int complete = f[i].n == (int)f[i].l.nvdevs;
-			printf("%s   pool: %s\n     id: %llu\n  state: %s%s\n", shown ? "\n" : "", f[i].l.name,
+			fprintf(cli_out, "%s   pool: %s\n     id: %llu\n  state: %s%s\n", shown ? "\n" : "", f[i].l.name,
 			       (unsigned long long)f[i].l.pool_guid, complete ? "ONLINE" : "UNAVAIL",
 			       destroyed ? " (DESTROYED)" : "");
 			if (f[i].problem)
-				printf(" status: %s\n action: The pool cannot be imported.\n", f[i].problem);
+				fprintf(cli_out, " status: %s\n action: The pool cannot be imported.\n", f[i].problem);
 			else if (complete)
-				printf(" action: The pool can be imported using its name or numeric identifier.\n");
+				fprintf(cli_out, " action: The pool can be imported using its name or numeric identifier.\n");
 			else
-				printf(" status: One or more devices are missing from the system.\n"
+				fprintf(cli_out, " status: One or more devices are missing from the system.\n"
 				       " action: The pool cannot be imported. Attach the missing\n"
 				       "\tdevices and try again.\n");
-			printf(" config:\n\n");
+			fprintf(cli_out, " config:\n\n");
 			int nw = (int)strlen(f[i].l.name);
 			for (int v = 0; v < f[i].n; v++)
 				if ((int)strlen(f[i].paths[v]) + 2 > nw)
 					nw = (int)strlen(f[i].paths[v]) + 2;
 			if (nw < 10)
 				nw = 10;
-			printf("\t%-*s  %s\n", nw, f[i].l.name, complete ? "ONLINE" : "UNAVAIL");
+			fprintf(cli_out, "\t%-*s  %s\n", nw, f[i].l.name, complete ? "ONLINE" : "UNAVAIL");
 			for (int v = 0; v < f[i].n; v++)
-				printf("\t  %-*s  %s\n", nw - 2, f[i].paths[v], "ONLINE");
+				fprintf(cli_out, "\t  %-*s  %s\n", nw - 2, f[i].paths[v], "ONLINE");
 			shown++;
 		}
 		known_free(kp, nkp);
 		if (!shown)
-			printf("no pools available to import\n");
+			fprintf(cli_out, "no pools available to import\n");
 		goto out;
 	}
 	found_t *m = NULL;
@@ -861,7 +867,7 @@ static int do_import(int argc, char **argv)
 		snprintf(gs, sizeof(gs), "%llu", (unsigned long long)f[i].l.pool_guid);
 		if (!strcmp(f[i].l.name, want) || !strcmp(gs, want)) {
 			if (m) {
-				fprintf(stderr, "cannot import '%s': more than one matching pool\n"
+				fprintf(cli_err, "cannot import '%s': more than one matching pool\n"
 						"import by numeric ID instead\n", want);
 				ret = 1;
 				goto out;
@@ -870,12 +876,12 @@ static int do_import(int argc, char **argv)
 		}
 	}
 	if (m && m->problem) {
-		fprintf(stderr, "cannot import '%s': %s\n", want, m->problem);
+		fprintf(cli_err, "cannot import '%s': %s\n", want, m->problem);
 		ret = 1;
 		goto out;
 	}
 	if (!m) {
-		fprintf(stderr, "cannot import '%s': no such pool available\n", want);
+		fprintf(cli_err, "cannot import '%s': no such pool available\n", want);
 		ret = 1;
 		goto out;
 	}
@@ -884,7 +890,7 @@ static int do_import(int argc, char **argv)
 	if (known_load(&k, &nk) == 0) {
 		for (int i = 0; i < nk; i++)
 			if (!strcmp(k[i].name, m->l.name) && !stale_entry(&k[i])) {
-				fprintf(stderr, "cannot import '%s': a pool with that name is already created/imported,\n"
+				fprintf(cli_err, "cannot import '%s': a pool with that name is already created/imported,\n"
 						"and no additional pools with that name were found\n", want);
 				ret = 1;
 			}
@@ -895,7 +901,7 @@ static int do_import(int argc, char **argv)
 	pool_t *p;
 	int flags = (force ? POOL_IMPORT_FORCE : 0) | (destroyed ? POOL_IMPORT_DESTROYED | POOL_IMPORT_FORCE : 0);
 	if (pool_import(m->n, m->paths, flags, &p) < 0) {
-		fprintf(stderr, "%s\n", terr_msg());
+		fprintf(cli_err, "%s\n", terr_msg());
 		ret = 1;
 		goto out;
 	}
@@ -906,9 +912,12 @@ static int do_import(int argc, char **argv)
 		goto out;
 	}
 	if (p->rewound)
-		fprintf(stderr, "pool '%s': the newest transaction group was damaged; imported the previous "
+		fprintf(cli_err, "pool '%s': the newest transaction group was damaged; imported the previous "
 				"consistent state (txg %llu)\n", p->name, (unsigned long long)p->rewound_to);
+	char imported[POOL_NAME_MAX];
+	snprintf(imported, sizeof(imported), "%s", p->name);
 	pool_close(p);
+	cli_pool_added(imported);
 out:
 	for (int i = 0; i < nf; i++) {
 		for (int v = 0; v < f[i].n; v++)
@@ -919,22 +928,50 @@ out:
 	return ret;
 }
 
+static int do_create_locked(int argc, char **argv, int unused)
+{
+	int rc = do_create(argc, argv);
+	if (rc == 0)
+		cli_pool_added(argv[opt_ind]);
+	return rc;
+}
+
+static int do_import_locked(int argc, char **argv, int unused)
+{
+	return do_import(argc, argv);
+}
+
 int cmd_zpool(int argc, char **argv)
 {
 	cli_set_history("zpool", argc, argv);
 	if (argc < 2) {
-		fprintf(stderr, "missing command\n");
+		fprintf(cli_err, "missing command\n");
 		return usage_err(NULL, NULL);
 	}
 	const char *cmd = argv[1];
 	argc--;
 	argv++;
 	if (cli_wants_help(argc, argv)) {
-		usage(stdout);
+		usage(cli_out);
 		return 0;
 	}
+	/* commands that add or remove pools run one at a time (under tarnd, several may come at
+	 * once): the check "no pool of that name" and the cache update go together */
+	static pthread_mutex_t admin = PTHREAD_MUTEX_INITIALIZER;
+	int (*admin_cmd)(int, char **, int) = NULL;
+	int arg = 0;
 	if (!strcmp(cmd, "create"))
-		return do_create(argc, argv);
+		admin_cmd = do_create_locked;
+	else if (!strcmp(cmd, "import"))
+		admin_cmd = do_import_locked;
+	else if (!strcmp(cmd, "export") || !strcmp(cmd, "destroy"))
+		admin_cmd = do_export, arg = !strcmp(cmd, "destroy");
+	if (admin_cmd) {
+		pthread_mutex_lock(&admin);
+		int rc = admin_cmd(argc, argv, arg);
+		pthread_mutex_unlock(&admin);
+		return rc;
+	}
 	if (!strcmp(cmd, "list"))
 		return do_list(argc, argv);
 	if (!strcmp(cmd, "get"))
@@ -943,16 +980,10 @@ int cmd_zpool(int argc, char **argv)
 		return do_set(argc, argv);
 	if (!strcmp(cmd, "status"))
 		return do_status(argc, argv);
-	if (!strcmp(cmd, "export"))
-		return do_export(argc, argv, 0);
-	if (!strcmp(cmd, "destroy"))
-		return do_export(argc, argv, 1);
 	if (!strcmp(cmd, "scrub"))
 		return do_scrub(argc, argv);
-	if (!strcmp(cmd, "import"))
-		return do_import(argc, argv);
 	if (!strcmp(cmd, "history"))
 		return do_history(argc, argv);
-	fprintf(stderr, "unrecognized command '%s'\n", cmd);
+	fprintf(cli_err, "unrecognized command '%s'\n", cmd);
 	return usage_err(NULL, NULL);
 }

@@ -393,13 +393,17 @@ int dsl_history_read(dsl_t *d, char **out)
 
 int dsl_commit(dsl_t *d)
 {
+	if (d->abandoned)
+		return terr(EIO, "pool state was abandoned after a failed command (it is being reloaded)");
 	TRY(sync_vols(d));
 	for (size_t i = 0; i < d->nds; i++)
 		TRY(dl_sync(d->pool, &d->ds[i]->dl));
 	TRY(history_sync(d));
 	bp_t root;
 	TRY(catalog_save(d, &root));
-	return pool_commit(d->pool, &root);
+	TRY(pool_commit(d->pool, &root));
+	d->committed_changes = d->changes;
+	return 0;
 }
 
 static uint64_t dirty_total(const dsl_t *d)
@@ -410,6 +414,10 @@ static uint64_t dirty_total(const dsl_t *d)
 			s += vol_dirty_bytes(d->ds[i]->vol);
 	return s;
 }
+
+__thread uint64_t dsl_thread_changes;
+
+uint64_t dsl_dirty_bytes(const dsl_t *d) { return dirty_total(d); }
 
 static uint64_t dirty_max(void)
 {
@@ -489,6 +497,7 @@ int dsl_create(dsl_t *d, const char *name, uint64_t volsize, uint64_t volblocksi
 		if (volsize % volblocksize) /* as OpenZFS 2.2: round up to whole blocks */
 			volsize += volblocksize - volsize % volblocksize;
 	}
+dsl_changed(d); /* validated: from here on it changes things */
 	dsl_ds_t *ds = new_ds(d, parent->id, last, vol ? DS_VOLUME : DS_FILESYSTEM);
 	if (!ds)
 		return -ENOMEM;
@@ -568,10 +577,38 @@ static int bytes_born_after(dsl_t *d, const dsl_ds_t *ds, uint64_t txg, uint64_t
 	return 0;
 }
 
+static int check_busy(const dsl_ds_t *ds)
+{
+	return ds->busy ? terr(EBUSY, "dataset is busy") : 0;
+}
+
+/* Is ds, a descendant, or a snapshot or bookmark of them in use? */
+static int check_tree_busy(dsl_t *d, const dsl_ds_t *ds)
+{
+	TRY(check_busy(ds));
+	for (size_t i = 0; i < d->nds; i++)
+		if (d->ds[i]->parent == ds->id)
+			TRY(check_tree_busy(d, d->ds[i]));
+	return 0;
+}
+
 int dsl_destroy(dsl_t *d, dsl_ds_t *ds)
 {
 	if (ds->parent == 0)
 		return terr(EINVAL, "operation does not apply to pools");
+	TRY(check_busy(ds));
+	if (ds->type == DS_SNAPSHOT) {
+		if (ds->nholds)
+			return terr(EBUSY, "dataset is busy");
+		for (size_t i = 0; i < d->nds; i++)
+			if (d->ds[i]->origin == ds->id)
+				return terr(EBUSY, "snapshot has dependent clones");
+	} else if (ds->type != DS_BOOKMARK) {
+		for (size_t i = 0; i < d->nds; i++)
+			if (d->ds[i]->parent == ds->id && d->ds[i]->type != DS_BOOKMARK)
+				return terr(EBUSY, "dataset has children");
+	}
+	dsl_changed(d); /* validated: from here on it changes things */
 	if (ds->type == DS_BOOKMARK) {
 		remove_ds(d, ds);
 		return 0;
@@ -619,6 +656,7 @@ int dsl_destroy(dsl_t *d, dsl_ds_t *ds)
 
 int dsl_destroy_recursive(dsl_t *d, dsl_ds_t *ds)
 {
+	TRY(check_tree_busy(d, ds)); /* before destroying anything */
 	dsl_ds_t **v;
 	size_t n = dsl_children(d, ds, &v);
 	int rc = 0;
@@ -638,6 +676,7 @@ int dsl_destroy_recursive(dsl_t *d, dsl_ds_t *ds)
 
 int dsl_snapshot(dsl_t *d, char *const *names, int n, int *failed)
 {
+	dsl_changed(d);
 	return dsl_snapshot_ex(d, names, n, NULL, NULL, 0, failed);
 }
 
@@ -684,6 +723,7 @@ int dsl_snapshot_ex(dsl_t *d, char *const *names, int n, const uint64_t *guids, 
 		*failed = i - 1 >= 0 && i - 1 < n ? i - 1 : 0;
 	if (rc == 0 && need > dsl_pool_avail(d))
 		rc = terr(ENOSPC, "out of space");
+dsl_changed(d); /* validated: from here on it changes things */
 	if (rc == 0)
 		rc = sync_vols(d);
 	for (i = 0; i < n && rc == 0; i++) {
@@ -724,6 +764,8 @@ int dsl_rollback(dsl_t *d, dsl_ds_t *snap)
 		return terr(EINVAL, "not a snapshot");
 	if (prev_snap_txg(d, h) != snap->createtxg || snap->createtxg <= origin_txg(d, h))
 		return terr(EEXIST, "more recent snapshots or bookmarks exist");
+	TRY(check_busy(h));
+dsl_changed(d); /* validated: from here on it changes things */
 	drop_vol(h);
 	if (h->type == DS_VOLUME)
 		TRY(tree_walk(d->pool, &h->tree, snap->createtxg, 0, free_cb, d->pool));
@@ -740,6 +782,7 @@ int dsl_rollback(dsl_t *d, dsl_ds_t *snap)
 
 int dsl_clone(dsl_t *d, dsl_ds_t *snap, const char *newname, char *const *props, int nprops)
 {
+	dsl_changed(d);
 	dsl_ds_t *parent, *h = dsl_by_id(d, snap->parent);
 	const char *last;
 	if (snap->type != DS_SNAPSHOT || !h)
@@ -776,6 +819,7 @@ int dsl_clone(dsl_t *d, dsl_ds_t *snap, const char *newname, char *const *props,
 
 int dsl_set_volsize(dsl_t *d, dsl_ds_t *ds, uint64_t size)
 {
+	dsl_changed(d);
 	if (ds->type != DS_VOLUME)
 		return terr(EINVAL, "'volsize' does not apply to datasets of this type");
 	if (size == 0)
@@ -873,11 +917,14 @@ int dsl_written_since(dsl_t *d, dsl_ds_t *ds, dsl_ds_t *since, uint64_t *out)
 
 int dsl_promote(dsl_t *d, dsl_ds_t *c)
 {
+	dsl_changed(d);
 	if (c->type == DS_SNAPSHOT || !c->origin)
 		return terr(EINVAL, "not a cloned filesystem");
 	dsl_ds_t *o = dsl_by_id(d, c->origin), *h = o ? dsl_by_id(d, o->parent) : NULL;
 	if (!h)
 		return terr(EIO, "origin snapshot is missing");
+	TRY(check_tree_busy(d, h)); /* snapshots move between the two */
+	TRY(check_busy(c));
 	dsl_ds_t *x = h->origin ? dsl_by_id(d, h->origin) : NULL;
 	uint64_t xtxg = x ? x->createtxg : 0;
 	dsl_ds_t **hs, **cs;
@@ -940,6 +987,7 @@ int dsl_promote(dsl_t *d, dsl_ds_t *c)
 
 int dsl_bookmark(dsl_t *d, dsl_ds_t *snap, const char *bookname)
 {
+	dsl_changed(d);
 	char dsn[DS_NAME_MAX], bn[DS_NAME_MAX], sep;
 	TRY(name_check(bookname, NAME_BOOKMARK));
 	TRY(name_split(bookname, dsn, sizeof(dsn), bn, sizeof(bn), &sep));
@@ -966,6 +1014,7 @@ int dsl_bookmark(dsl_t *d, dsl_ds_t *snap, const char *bookname)
 
 int dsl_hold(dsl_t *d, dsl_ds_t *snap, const char *tag)
 {
+	dsl_changed(d);
 	(void)d;
 	if (snap->type != DS_SNAPSHOT)
 		return terr(EINVAL, "not a snapshot");
@@ -989,6 +1038,7 @@ int dsl_hold(dsl_t *d, dsl_ds_t *snap, const char *tag)
 
 int dsl_release(dsl_t *d, dsl_ds_t *snap, const char *tag)
 {
+	dsl_changed(d);
 	(void)d;
 	for (size_t i = 0; i < snap->nholds; i++)
 		if (!strcmp(snap->holds[i].tag, tag)) {
@@ -1003,6 +1053,7 @@ int dsl_rename(dsl_t *d, dsl_ds_t *ds, const char *newname)
 {
 	char dsn[DS_NAME_MAX], last[DS_NAME_MAX], sep;
 	TRY(name_split(newname, dsn, sizeof(dsn), last, sizeof(last), &sep));
+	TRY(check_tree_busy(d, ds)); /* names of exports and running streams must not change */
 	if (!dsl_is_head(ds)) {
 		int want = ds->type == DS_SNAPSHOT ? '@' : '#';
 		TRY(name_check(newname, ds->type == DS_SNAPSHOT ? NAME_SNAPSHOT : NAME_BOOKMARK));
@@ -1011,6 +1062,7 @@ int dsl_rename(dsl_t *d, dsl_ds_t *ds, const char *newname)
 			return terr(EINVAL, "snapshots must be part of same dataset");
 		if (child_named(d, head->id, last, ds->type))
 			return terr(EEXIST, "dataset already exists");
+		dsl_changed(d);
 		snprintf(ds->name, sizeof(ds->name), "%s", last);
 		return 0;
 	}
@@ -1025,6 +1077,7 @@ int dsl_rename(dsl_t *d, dsl_ds_t *ds, const char *newname)
 	for (dsl_ds_t *p = parent; p; p = p->parent ? dsl_by_id(d, p->parent) : NULL)
 		if (p == ds)
 			return terr(EINVAL, "New dataset name cannot be a descendant of current dataset name");
+	dsl_changed(d);
 	ds->parent = parent->id;
 	snprintf(ds->name, sizeof(ds->name), "%s", lastc);
 	return 0;
@@ -1035,6 +1088,7 @@ int dsl_rename(dsl_t *d, dsl_ds_t *ds, const char *newname)
 int dsl_create_hidden(dsl_t *d, const char *name, dsl_ds_t *snap, uint64_t volsize, uint64_t volblocksize,
 		      dsl_ds_t **out)
 {
+	dsl_changed(d);
 	dsl_ds_t *parent;
 	const char *last;
 	if (dsl_lookup(d, name))
@@ -1068,11 +1122,13 @@ int dsl_create_hidden(dsl_t *d, const char *name, dsl_ds_t *snap, uint64_t volsi
 
 int dsl_recv_swap(dsl_t *d, dsl_ds_t *target, dsl_ds_t *partial)
 {
+	dsl_changed(d);
 	dsl_ds_t *from = partial->origin ? dsl_by_id(d, partial->origin) : NULL;
 	if (!from || from->parent != target->id || prev_snap_txg(d, target) != from->createtxg)
 		return terr(EINVAL, "the partial receive does not start at the target's newest snapshot");
 	if (target->unique || target->dl.n || (target->vol && target->vol->tree.dirty_count))
 		return terr(EBUSY, "destination has been modified since most recent snapshot");
+	TRY(check_busy(target));
 	TRY(sync_vols(d));
 	/* what the clone killed of the snapshot's blocks: into the target's deadlist, keyed by
 	 * the target's own snapshots (a clone keys them all at the origin) */

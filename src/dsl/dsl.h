@@ -77,7 +77,12 @@ typedef struct dsl_ds {
 	/* runtime */
 	vol_t *vol;                /* open volume (heads only), NULL until used */
 	int dirty;
+	int busy;                  /* users in this process (NBD exports, running sends and receives):
+				    * destroy, rename, rollback and promote refuse with EBUSY */
 } dsl_ds_t;
+
+/* Mark ds in use (+1) or no longer (-1); see dsl_ds_t.busy. */
+static inline void dsl_busy(dsl_ds_t *ds, int delta) { ds->busy += delta; }
 
 typedef struct dsl {
 	pool_t *pool;
@@ -90,6 +95,12 @@ typedef struct dsl {
 	bobj_t hist;          /* pool history (zpool history): text lines */
 	char *hist_pend;      /* history lines to append at the next commit */
 	size_t hist_pend_len;
+	uint64_t changes;     /* bumped by every structural change (create, destroy, snapshot,
+			       * properties...; not volume writes): tarnd tells from it whether a
+			       * failed command left anything to throw away */
+	uint64_t committed_changes; /* `changes` at the last successful commit */
+	int abandoned;        /* set by tarnd after such a failure: dsl_commit refuses until the
+			       * pool is reloaded */
 } dsl_t;
 
 /* Open the datasets of an imported pool (reads and verifies the catalog). A new pool (empty
@@ -97,6 +108,17 @@ typedef struct dsl {
 int dsl_open(pool_t *p, dsl_t **out);
 /* Drop everything not committed. */
 void dsl_close(dsl_t *d);
+/* Changes made by the calling thread (any dsl): tarnd tells from it whether a failed command
+ * changed anything itself. */
+extern __thread uint64_t dsl_thread_changes;
+static inline void dsl_changed(dsl_t *d)
+{
+	d->changes++;
+	dsl_thread_changes++;
+}
+
+/* Bytes of volume data written since the last commit. */
+uint64_t dsl_dirty_bytes(const dsl_t *d);
 /* Sync dirty volumes, write the catalog, commit the txg. */
 int dsl_commit(dsl_t *d);
 

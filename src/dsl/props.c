@@ -15,6 +15,7 @@ static const struct {
 	int inherit;
 } settable[] = {
 	{ "compression", 1 }, { "checksum", 1 }, { "readonly", 1 }, { "refreservation", 0 }, { "reservation", 0 },
+	{ "sharenbd", 1 },
 };
 
 static int is_user_prop(const char *name) { return strchr(name, ':') != NULL; }
@@ -114,6 +115,9 @@ int dsl_prop_validate(const char *name, const char *value, int type)
 		int b;
 		if (parse_bool_onoff(value, &b) < 0)
 			return terr(EINVAL, "'readonly' must be one of 'on | off'");
+	} else if (!strcmp(name, "sharenbd")) {
+		if (strcmp(value, "on") && strcmp(value, "off") && strcmp(value, "ro"))
+			return terr(EINVAL, "'sharenbd' must be one of 'on | off | ro'");
 	} else if (!strcmp(name, "reservation")) {
 		uint64_t v;
 		if (strcmp(value, "none") && parse_size(value, &v) < 0)
@@ -154,6 +158,7 @@ static int normalize(const dsl_ds_t *ds, const char *name, const char *value, ch
 
 int dsl_prop_set(dsl_t *d, dsl_ds_t *ds, const char *name, const char *value, uint8_t source)
 {
+	dsl_changed(d);
 	(void)d;
 	TRY(dsl_prop_validate(name, value, ds->type));
 	char *norm = malloc(PROP_VALUE_MAX);
@@ -186,6 +191,7 @@ int dsl_prop_set(dsl_t *d, dsl_ds_t *ds, const char *name, const char *value, ui
 
 int dsl_prop_inherit(dsl_t *d, dsl_ds_t *ds, const char *name)
 {
+	dsl_changed(d);
 	(void)d;
 	if (!is_user_prop(name) && native_index(name) < 0)
 		return terr(EINVAL, "invalid property '%s'", name);

@@ -18,6 +18,7 @@ const char *dsl_pprop_get(const dsl_t *d, const char *name)
 
 int dsl_pprop_set(dsl_t *d, const char *name, const char *value)
 {
+	dsl_changed(d);
 	for (size_t i = 0; i < d->npprops; i++)
 		if (!strcmp(d->pprops[i].name, name)) {
 			char *v = strdup(value);

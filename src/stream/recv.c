@@ -330,6 +330,15 @@ static int substream(rctx_t *c, const sr_hdr_t *bh)
 				rc = dsl_create_hidden(d, pname, from, 0, 0, &part);
 		}
 	}
+	/* Others (NBD exports, sends, receives in other tarnd threads) may hold these datasets;
+	 * while this substream reads its records (other threads run meanwhile under tarnd) they are
+	 * marked busy so nobody destroys or renames them under us. */
+	if (rc == 0 && target && target->busy && !verify_only)
+		rc = terr(EBUSY, "dataset is busy");
+	dsl_ds_t *held[3] = { rc == 0 ? target : NULL, rc == 0 ? part : NULL, rc == 0 ? from : NULL };
+	for (int i = 0; i < 3; i++)
+		if (held[i])
+			dsl_busy(held[i], 1);
 	/* the records */
 	vol_t *v = NULL;
 	if (rc == 0 && part && !(b.features & SRF_RESUME))
@@ -396,6 +405,9 @@ static int substream(rctx_t *c, const sr_hdr_t *bh)
 		}
 		records++;
 	}
+	for (int i = 0; i < 3; i++)
+		if (held[i])
+			dsl_busy(held[i], -1);
 	if (rc < 0) { /* the stream failed: the partial holds only whole records */
 		if (part && !d->pool->suspended) {
 			char msg[TERR_MSG_MAX];

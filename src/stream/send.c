@@ -317,6 +317,15 @@ static int run(dsl_t *d, const send_opts_t *o, sr_writer_t *w, send_plan_t *plan
 	int rc = plan_steps(d, o, &s);
 	if (rc == 0 && s.n == 0)
 		rc = terr(ENOENT, "no snapshots to send");
+	/* under tarnd other threads run while the stream is written: keep what it reads alive */
+	int marked = rc == 0;
+	for (size_t i = 0; marked && i < s.n; i++) {
+		dsl_busy(s.v[i].to, 1);
+		if (s.v[i].from)
+			dsl_busy(s.v[i].from, 1);
+	}
+	for (size_t i = 0; marked && i < s.ndsets; i++)
+		dsl_busy(s.dsets[i], 1);
 	struct walkctx c = { .d = d, .o = o, .w = w, .progress = progress, .parg = parg };
 	if (rc == 0 && w && !(c.buf = malloc(1u << 20)))
 		rc = terr(ENOMEM, "out of memory");
@@ -360,6 +369,13 @@ static int run(dsl_t *d, const send_opts_t *o, sr_writer_t *w, send_plan_t *plan
 	if (rc == 0 && w && fflush(w->f) != 0)
 		rc = terr(EIO, "write of the stream failed: %s", strerror(errno));
 	free(c.buf);
+	for (size_t i = 0; marked && i < s.n; i++) {
+		dsl_busy(s.v[i].to, -1);
+		if (s.v[i].from)
+			dsl_busy(s.v[i].from, -1);
+	}
+	for (size_t i = 0; marked && i < s.ndsets; i++)
+		dsl_busy(s.dsets[i], -1);
 	free_steps(&s);
 	return rc;
 }

@@ -209,6 +209,16 @@ static struct dirty_blk *find_dirty(tree_t *t, uint64_t blkid)
 	return n ? avl_entry(n, struct dirty_blk, node) : NULL;
 }
 
+int tree_is_hole(tree_t *t, uint64_t blkid)
+{
+	struct dirty_blk *d = find_dirty(t, blkid);
+	if (d)
+		return d->buf == NULL;
+	bp_t bp;
+	TRY(tree_lookup(t, blkid, &bp));
+	return bp_is_hole(&bp);
+}
+
 int tree_read(tree_t *t, uint64_t blkid, void *buf)
 {
 	bound_cache(t);

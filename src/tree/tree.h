@@ -82,6 +82,10 @@ int tree_sync(tree_t *t);
 /* Look up the pointer of data block blkid (a hole pointer if none). */
 int tree_lookup(tree_t *t, uint64_t blkid, bp_t *bp);
 
+/* Is data block blkid a hole (never written, zeroed, trimmed), counting uncommitted changes?
+ * Returns 1 for a hole, 0 for data, or a negative errno (a metadata read failed). */
+int tree_is_hole(tree_t *t, uint64_t blkid);
+
 /* Visit every stored block (data and indirect, and hole pointers too if holes != 0) whose birth
  * is > min_birth, in block order, from the on-disk tree (sync first). cb returns 0 to go on,
  * >0 to stop, <0 error. `first` is the first data block id the pointer covers. */

@@ -1,0 +1,99 @@
+/* daemon/daemon.h — tarnd: one process owns the imported pools, runs CLI commands for callers
+ * that reach it over a Unix control socket (argv + their stdin/stdout/stderr via SCM_RIGHTS),
+ * commits transaction groups in the background and serves volumes over NBD.
+ *
+ * Concurrency model: each imported pool has one mutex (daemon_pool_t.lock). Whoever touches
+ * its pool_t/dsl_t holds it: a command from open to close, an NBD request for its duration,
+ * the sync thread for a commit. Long streams (send, receive) release it while they wait on
+ * their pipe (daemon_stream_fdopen), and mark the datasets they use busy (dsl_busy) so that
+ * nothing they point at is destroyed meanwhile. */
+#ifndef TARN_DAEMON_DAEMON_H
+#define TARN_DAEMON_DAEMON_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "dsl/dsl.h"
+#include "pool/pool.h"
+
+typedef struct daemon_pool {
+	char name[POOL_NAME_MAX];
+	pthread_mutex_t lock;
+	pthread_cond_t cond;  /* signalled when users drop or a reload finishes */
+	pool_t *pool;         /* NULL once evicted or when a reload failed */
+	dsl_t *dsl;
+	uint64_t gen;         /* bumped whenever pool/dsl are replaced: cached pointers are stale */
+	int users;            /* commands between open and close (under lock) */
+	int poisoned;         /* a failed command left half-done changes: commit nothing, reload
+			       * as soon as no command uses the pool */
+	int evicted;          /* exported or destroyed by a command: gone from the table */
+	int refs;             /* references (table lock) */
+	uint64_t commits;     /* txgs committed by the daemon (sync thread, flushes, commands) */
+	struct daemon_pool *next;
+} daemon_pool_t;
+
+/* Is this process tarnd? (set by daemon_main) */
+int daemon_active(void);
+
+/* Find the pool `name`, importing it from the known-pools cache if tarnd does not hold it yet.
+ * Returns it referenced, not locked; -ENOENT "no such pool", or the import's error. */
+int daemon_pool_get(const char *name, daemon_pool_t **out);
+void daemon_pool_put(daemon_pool_t *dp);
+/* Lock for use: waits while the pool is poisoned with users left, reloads it once they are
+ * gone. Fails (unlocked) with -ENOENT when the pool was evicted, -EIO when it cannot be
+ * reloaded. */
+int daemon_pool_lock(daemon_pool_t *dp);
+void daemon_pool_unlock(daemon_pool_t *dp);
+/* A command begins / ends using the (locked) pool. begin commits data that NBD clients wrote
+ * so that a failed command can throw its own changes away without losing theirs. end with
+ * failed = 1, when this thread changed something and changes are uncommitted, poisons the
+ * pool (reloaded from its last commit when no user is left). */
+int daemon_pool_begin(daemon_pool_t *dp, int rw, uint64_t *changes_at_begin);
+void daemon_pool_end(daemon_pool_t *dp, int failed, uint64_t changes_at_begin);
+/* Commit the pool's open txg (locked). */
+int daemon_pool_commit(daemon_pool_t *dp);
+/* Take the (locked) pool out of the table and hand its pool_t/dsl_t to the caller (zpool
+ * export/destroy): NBD clients are disconnected, other users fail. */
+void daemon_pool_evict(daemon_pool_t *dp, pool_t **pool, dsl_t **dsl);
+/* The table, for listings: a referenced array of every held pool (caller puts each, frees). */
+int daemon_pools(daemon_pool_t ***out, int *n);
+
+/* A FILE for a command's stream on fd (mode "r" or "w") that releases dp's lock while it waits
+ * on the fd, and fails with ECANCELED when the caller hung up or ESTALE when the pool was
+ * reloaded meanwhile. fd stays open after fclose. */
+FILE *daemon_stream_fdopen(int fd, const char *mode, daemon_pool_t *dp);
+
+/* Options of `tarn daemon`. */
+typedef struct daemon_opts {
+	const char *pidfile;   /* NULL: none */
+	const char **listen;   /* NBD listeners: "ADDR:PORT" or a Unix socket path */
+	int nlisten;
+	int use_syslog;
+	unsigned txg_timeout;  /* seconds between background commits */
+	int (*dispatch)(int argc, char **argv); /* runs one command (the CLI's entry point) */
+} daemon_opts_t;
+
+/* Run tarnd in the foreground until SIGTERM/SIGINT. Returns the exit status. */
+int daemon_main(const daemon_opts_t *o);
+
+/* Client side: if a tarnd answers on $TARN_HOME/tarnd.sock, run argv there with this process's
+ * stdin/stdout/stderr and return its exit status (>= 0). -ENOENT: no daemon (run the command
+ * here); other -errno: the daemon failed us (message in terr). */
+int daemon_forward(int argc, char **argv);
+
+/* The control socket path ($TARN_HOME/tarnd.sock). */
+const char *daemon_socket_path(void);
+
+/* tarnd's log: one line to stderr (or syslog). */
+void daemon_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* NBD exports (exports.c): start the server on the listeners; re-check exports after a command
+ * changed something (sharenbd off, dataset gone: those clients are disconnected). */
+int daemon_exports_start(const char **listen, int n);
+void daemon_exports_changed(void);
+void daemon_exports_stop(void);
+/* Kick every NBD client of a pool (before eviction). */
+void daemon_exports_kick_pool(const char *pool);
+
+#endif

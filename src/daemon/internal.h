@@ -1,0 +1,15 @@
+/* daemon/internal.h — shared between the daemon's own files, not part of its interface. */
+#ifndef TARN_DAEMON_INTERNAL_H
+#define TARN_DAEMON_INTERNAL_H
+
+/* The running command's control connection (readable = the caller hung up), per thread. */
+extern __thread int daemon_cancel_fd;
+void daemon_set_active(int on);
+void daemon_pools_close_all(void);
+/* Commit every pool with dirty data (the sync thread, every txg_timeout seconds). */
+void daemon_sync_all(void);
+/* Control socket: listen / accept loop / stop. */
+int ctl_listen_start(int (*dispatch)(int, char **));
+void ctl_stop(void);
+
+#endif
