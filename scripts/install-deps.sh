@@ -11,6 +11,8 @@ PKGS=(
   libssl-dev                     # OpenSSL libcrypto: the sha256 checksum option
   perl                           # prove (TAP harness) for tests/run.sh
   valgrind xxd coreutils         # test tools (memcheck, hex dumps, truncate/timeout/mktemp)
+  qemu-utils libnbd-bin          # tests/blackbox/64-nbd-clients.sh: real NBD clients against the nbd server
+  python3-libnbd fio             # (qemu-img/qemu-io, nbdinfo/nbdcopy/nbdsh, libnbd for python, fio's nbd engine)
   sanoid procps                  # tests/blackbox/7*.sh: sanoid/syncoid 2.1.0 drive tarn (pulls pv, mbuffer,
                                  # lzop, and zfs-fuse, whose /sbin/zfs the tests' PATH shadows); ps/pgrep.
                                  # Its cron job and systemd timer act only if /etc/sanoid/sanoid.conf

@@ -40,9 +40,9 @@ static void start_conn(nbd_server_t *s, int fd, int tcp)
 	if (s->stopping || s->nthreads >= s->max_conns) {
 		int max = s->max_conns, stopping = s->stopping;
 		pthread_mutex_unlock(&s->lock);
-		close(fd);
 		if (!stopping)
 			nbd_slog(s, "too many connections (%d): refusing one", max);
+		close(fd);
 		return;
 	}
 	s->nthreads++;
@@ -64,12 +64,12 @@ static void start_conn(nbd_server_t *s, int fd, int tcp)
 	}
 	if (rc != 0) {
 		free(a);
+		nbd_slog(s, "cannot start a connection thread: refusing one");
 		close(fd);
 		pthread_mutex_lock(&s->lock);
 		s->nthreads--;
 		pthread_cond_broadcast(&s->idle);
 		pthread_mutex_unlock(&s->lock);
-		nbd_slog(s, "cannot start a connection thread: refusing one");
 	}
 }
 

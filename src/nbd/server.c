@@ -113,7 +113,10 @@ int nbd_serve_conn(nbd_server_t *s, int fd)
 	} else if (rc == 1) {
 		rc = 0;
 	}
-	if (c->kicked)
+	pthread_mutex_lock(&s->lock);
+	int kicked = c->kicked;
+	pthread_mutex_unlock(&s->lock);
+	if (kicked)
 		nbd_log(c, "disconnected: the export was removed");
 	else if (rc < 0)
 		nbd_log(c, "%s", terr_msg());

@@ -365,8 +365,13 @@ int nbd_transmit(nbd_conn_t *c)
 				return terr(E2BIG, "WRITE payload of %u bytes (at most %u): disconnecting", r.len,
 					    NBD_MAX_PAYLOAD);
 			}
-			TRY(nbd_buf_reserve(c, r.len));
-			TRY(nbd_read_full(c->fd, c->buf, r.len, 0));
+			/* the buffer grows with the bytes that really arrive, not with what the header
+			 * announces */
+			for (uint32_t got = 0, step; got < r.len; got += step) {
+				step = r.len - got < (1u << 20) ? r.len - got : (1u << 20);
+				TRY(nbd_buf_reserve(c, (size_t)got + step));
+				TRY(nbd_read_full(c->fd, c->buf + got, step, 0));
+			}
 		}
 		if (r.type == NBD_CMD_DISC)
 			return 0;
