@@ -14,11 +14,13 @@ static void usage(FILE *f)
 		   "\tzpool ...    pool commands (also available as `zpool` via a symlink)\n"
 		   "\tzfs ...      dataset commands (also available as `zfs` via a symlink)\n"
 		   "\tvolume read|write ...\n"
-		   "\t             read or write a volume's bytes from the shell\n\n"
+		   "\t             read or write a volume's bytes from the shell\n"
+		   "\tbackup run|status|list|restore ...\n"
+		   "\t             backup jobs: VMs to a local or ssh destination, with retention\n\n"
 		   "environment:\n"
 		   "\tTARN_HOME    state directory holding pools.cache (default /var/lib/tarn)\n\n"
 		   "Each command has its own help: `tarn zfs --help`, `tarn zpool --help`,\n"
-		   "`tarn volume --help`.\n");
+		   "`tarn volume --help`, `tarn backup --help`.\n");
 }
 
 int main(int argc, char **argv)
@@ -39,6 +41,8 @@ int main(int argc, char **argv)
 		return cmd_zpool(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "volume"))
 		return cmd_volume(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "backup"))
+		return cmd_backup(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "-?") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
 	    !strcmp(argv[1], "help")) {
 		usage(stdout);
