@@ -44,6 +44,24 @@ static char *password(const backup_job_t *j)
 	return p;
 }
 
+/* The same text with CRLF line ends (curl's quoted-printable encoder then keeps lines). */
+static char *crlf(const char *s)
+{
+	size_t n = 0;
+	for (const char *p = s; *p; p++)
+		n += *p == '\n' ? 2 : 1;
+	char *o = malloc(n + 1), *q = o;
+	if (!o)
+		return NULL;
+	for (const char *p = s; *p; p++) {
+		if (*p == '\n' && (p == s || p[-1] != '\r'))
+			*q++ = '\r';
+		*q++ = *p;
+	}
+	*q = 0;
+	return o;
+}
+
 static int add_hdr(struct curl_slist **l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int add_hdr(struct curl_slist **l, const char *fmt, ...)
 {
@@ -77,6 +95,15 @@ int backup_mail(const backup_job_t *j, const backup_run_t *r)
 		inited = 1;
 	}
 	TRY(backup_report(r, &text, &html, subj, sizeof(subj)));
+	char *t2 = crlf(text), *h2 = crlf(html);
+	free(text);
+	free(html);
+	text = t2;
+	html = h2;
+	if (!text || !html) {
+		rc = terr(ENOMEM, "out of memory");
+		goto out;
+	}
 	if (j->mail_from)
 		snprintf(from, sizeof(from), "%s", j->mail_from);
 	else

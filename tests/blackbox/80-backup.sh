@@ -101,6 +101,15 @@ t_ok "only about the change was sent (1M < $sent < 2M)" test "$sent" -gt $MiB -a
 t_ok "incremental: VM1/disk1 same bytes" same sp/vms/VM1/disk1 bp/bk/VM1/disk1 "$S2"
 t_ok "incremental: VM1/disk0 same bytes" same sp/vms/VM1/disk0 bp/bk/VM1/disk0 "$S2"
 
+# ---- progress bar on a terminal only -------------------------------------------------------------
+t_ok "write VM2" rnd_at sp/vms/VM2/disk0 $((8 * MiB)) $MiB
+if command -v script >/dev/null; then
+  t_ok "run on a pseudo-terminal" script -qec "$TARN backup run --vm-root=sp/vms --dest=bp/bk --name=t --vms=VM2" "$T/typescript"
+  t_match "progress bar with percent, bytes and rate" "$(tr '\r' '\n' <"$T/typescript")" "VM2/disk0 +\[#{20}\] 100% +[0-9.]+ [KM]iB / [0-9.]+ [KM]iB +[0-9.]+ [KMG]?i?B/s"
+fi
+t_ok "run without a terminal" tarn backup run "${BK[@]}" --vms=VM2
+t_eq "no progress bar when stderr is not a terminal" "$(grep -c '\[#' "$T_ERR_FILE")" 0
+
 # ---- retention, verify=full, job file by name ----------------------------------------------------
 t_ok "manual snapshot (not this job's)" zfs snapshot -r sp/vms/VM1@manual
 cat >"$T/jobs/t.conf" <<EOF
