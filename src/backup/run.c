@@ -240,8 +240,10 @@ static int resume(ctx_t *c, const backup_list_t *dl)
 		rc = transfer(c, &c->src, sargs, &c->j->dside, rargs, est, label, &x);
 		c->r->sent += x.bytes;
 		if (rc < 0)
-			return vm_fail(c, BACKUP_VM_FAILED, "resume", "resuming the transfer to %s: %s; the next run tries again",
-				       v->dst, terr_msg());
+			return vm_fail(c, BACKUP_VM_FAILED, "resume",
+				       "resuming the transfer to %s: %s; the next run tries again (to start it over instead: "
+				       "zfs receive -A %s on the destination)",
+				       v->dst, terr_msg(), v->dst);
 		vm_warn(c, "resumed an interrupted transfer to %s (%llu bytes)", v->dst, (unsigned long long)x.bytes);
 	}
 	return did;

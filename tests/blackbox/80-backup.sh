@@ -197,6 +197,29 @@ for s in $(snaps bp/bk/VM1/disk0); do
   t_ok "after resume: disk0@$s identical" same sp/vms/VM1/disk0 bp/bk/VM1/disk0 "$s"
 done
 
+# ---- destination full mid-send -----------------------------------------------------------------
+# TARN_BIN: a tarn that, before a receive, fills the destination pool up to ~2M free (after the
+# room check passed), so the receive runs out of space mid-stream
+cat >"$T/fill-tarn" <<FILL
+#!/bin/sh
+if [ "\$1 \$2" = "zfs receive" ] && [ -n "\${FILL:-}" ]; then
+  a=\$("$TARN" zfs get -Hp -o value available fp)
+  "$TARN" zfs create -s -V 1G -o refreservation=\$((a - 2 * 1048576)) fp/filler >/dev/null 2>&1 || exit 99
+fi
+exec "$TARN" "\$@"
+FILL
+chmod +x "$T/fill-tarn"
+t_ok "zpool create fp (64M)" zpool create fp "$(mkvdev fp.img 64M)"
+t_ok "fp/full" zfs create fp/full
+t_ok "write 4M to VM2" rnd_at sp/vms/VM2/disk0 0 $((4 * MiB))
+fill_run() { TARN_BIN="$T/fill-tarn" FILL="$1" tarn backup run --vm-root=sp/vms --dest=fp/full --name=full --vms=VM2; }
+t_fail_with "destination fills up mid-send: exit 1" 1 "" fill_run 1
+t_match "per-VM error in step send (out of space)" "$T_OUT" "Error in step send: .*receive failed.*(space|ENOSPC)"
+t_eq "no snapshot arrived" "$(zfs list -H -t snapshot -o name -r fp/full | wc -l)" 0
+t_ok "the admin frees space" zfs destroy fp/filler
+t_ok "next run recovers" fill_run ""
+t_ok "VM2 identical on fp/full" same sp/vms/VM2/disk0 fp/full/VM2/disk0 "$(newest fp/full/VM2/disk0)"
+
 # ---- hooks, lock ---------------------------------------------------------------------------------
 t_fail_with "failing pre-snapshot hook: exit 1" 1 "" tarn backup run t --pre-snapshot='echo frozen $TARN_BACKUP_VM >&2; exit 3'
 t_match "hook error reported with its output" "$T_OUT" "Error in step pre-snapshot: the pre-snapshot hook failed \(exit status 3\): frozen VM1"
