@@ -3,14 +3,14 @@
 # src/, unit tests are src/<layer>/test_*.c (each a standalone TAP program).
 CC      ?= cc
 BUILD   ?= build
-PKGS    := libxxhash liblz4 libzstd libcrypto
+PKGS    := libxxhash liblz4 libzstd libcrypto libcurl
 CFLAGS  ?= -O2 -g
 override CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -D_FILE_OFFSET_BITS=64 \
            -D_GNU_SOURCE -pthread -Isrc $(shell pkg-config --cflags $(PKGS))
 override LDLIBS  += $(shell pkg-config --libs $(PKGS)) -pthread -lm
 PREFIX  ?= /usr/local
 
-LAYERS  := util pool tree dsl vol stream nbd daemon cli
+LAYERS  := util pool tree dsl vol stream backup nbd daemon cli
 LIBSRC  := $(filter-out %/main.c,$(foreach l,$(LAYERS),$(filter-out src/$(l)/test_%.c,$(wildcard src/$(l)/*.c))))
 LIBOBJ  := $(LIBSRC:src/%.c=$(BUILD)/%.o)
 TESTSRC := $(foreach l,$(LAYERS),$(wildcard src/$(l)/test_*.c))

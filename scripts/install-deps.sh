@@ -9,6 +9,7 @@ PKGS=(
   libxxhash-dev                  # block checksums (xxh3-128)
   liblz4-dev libzstd-dev         # compression
   libssl-dev                     # OpenSSL libcrypto: the sha256 checksum option
+  libcurl4-openssl-dev           # libcurl: `tarn backup` mails its reports over SMTP
   perl                           # prove (TAP harness) for tests/run.sh
   valgrind xxd coreutils         # test tools (memcheck, hex dumps, truncate/timeout/mktemp)
   qemu-utils libnbd-bin          # tests/blackbox/64-nbd-clients.sh: real NBD clients against the nbd server
@@ -17,6 +18,10 @@ PKGS=(
                                  # lzop, and zfs-fuse, whose /sbin/zfs the tests' PATH shadows); ps/pgrep.
                                  # Its cron job and systemd timer act only if /etc/sanoid/sanoid.conf
                                  # exists; the tests never write it (own --configdir and TARN_HOME)
+  exim4-daemon-light openssl     # tests/blackbox/81-backup-mail.sh: a real MTA on 127.0.0.1 (own config,
+                                 # spool and port in the test's scratch dir) and its self-signed certificate
+  openssh-server openssh-client  # tests/blackbox/82-backup-ssh.sh: sshd on 127.0.0.1 (own config, keys and
+                                 # port in the scratch dir), the ssh destination of `tarn backup`
 )
 
 # apt-get needs root: as root run it directly, otherwise through sudo

@@ -85,6 +85,7 @@ void table_free(table_t *t);
 int cmd_zfs(int argc, char **argv);
 int cmd_zpool(int argc, char **argv);
 int cmd_volume(int argc, char **argv);
+int cmd_backup(int argc, char **argv); /* cli/backup.c */
 int cmd_send(int argc, char **argv);
 int cmd_receive(int argc, char **argv);
 int cmd_daemon(int argc, char **argv);

@@ -15,6 +15,8 @@ static void usage(FILE *f)
 		   "\tzfs ...      dataset commands (also available as `zfs` via a symlink)\n"
 		   "\tvolume read|write ...\n"
 		   "\t             read or write a volume's bytes from the shell\n"
+		   "\tbackup run|status|list|restore ...\n"
+		   "\t             backup jobs: VMs to a local or ssh destination, with retention\n"
 		   "\tdaemon ...   run tarnd: hold the pools, serve volumes over NBD, run\n"
 		   "\t             commands for callers (see `tarn daemon --help`)\n\n"
 		   "environment:\n"
@@ -22,7 +24,7 @@ static void usage(FILE *f)
 		   "\tTARN_NO_DAEMON=1\n"
 		   "\t             run the command in this process even when tarnd runs\n\n"
 		   "Each command has its own help: `tarn zfs --help`, `tarn zpool --help`,\n"
-		   "`tarn volume --help`.\n");
+		   "`tarn volume --help`, `tarn backup --help`, `tarn daemon --help`.\n");
 }
 
 int tarn_dispatch(int argc, char **argv)
@@ -43,6 +45,8 @@ int tarn_dispatch(int argc, char **argv)
 		return cmd_zpool(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "volume"))
 		return cmd_volume(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "backup"))
+		return cmd_backup(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "daemon")) {
 		if (cli_in_daemon()) {
 			fprintf(cli_err, "tarn daemon: tarnd is already running\n");

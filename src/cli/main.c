@@ -8,12 +8,14 @@
 #include "daemon/daemon.h"
 #include "util/err.h"
 
-/* `tarn daemon ...` itself, and TARN_NO_DAEMON=1, never go to a daemon. */
+/* `tarn daemon ...` itself, `tarn backup ...`, and TARN_NO_DAEMON=1 never go to a daemon. */
 static int for_daemon(int argc, char **argv)
 {
 	const char *base = strrchr(argv[0], '/');
 	base = base ? base + 1 : argv[0];
-	if (argc >= 2 && !strcmp(argv[1], "daemon") && strcmp(base, "zfs") && strcmp(base, "zpool"))
+	/* a backup run is a process of its own (its zfs commands go to tarnd one by one) */
+	if (argc >= 2 && (!strcmp(argv[1], "daemon") || !strcmp(argv[1], "backup")) && strcmp(base, "zfs") &&
+	    strcmp(base, "zpool"))
 		return 0;
 	const char *no = getenv("TARN_NO_DAEMON");
 	return !(no && *no && strcmp(no, "0"));

@@ -381,7 +381,8 @@ static int substream(rctx_t *c, const sr_hdr_t *bh)
 				if (rc == 0 && h.flags) /* -c: stored compressed as it was sent */
 					rc = tree_set_comp(&v->tree, h.arg0 / b.volblocksize, h.flags);
 			}
-			next = h.arg0 + h.arg1;
+			if (rc == 0) /* a record that failed (e.g. ENOSPC) is not done: resume at it */
+				next = h.arg0 + h.arg1;
 			break;
 		case SR_FREE:
 			if (b.dstype != DS_VOLUME || h.len || h.arg0 >= b.volsize || h.arg1 == 0 || h.arg1 > b.volsize - h.arg0 ||
@@ -392,7 +393,8 @@ static int substream(rctx_t *c, const sr_hdr_t *bh)
 			}
 			if (v)
 				rc = vol_zero(v, h.arg0, h.arg1);
-			next = h.arg0 + h.arg1;
+			if (rc == 0)
+				next = h.arg0 + h.arg1;
 			break;
 		case SR_END:
 			if (h.arg0 != b.to_guid || h.arg1 != records || h.len)
