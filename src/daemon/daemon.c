@@ -168,6 +168,7 @@ int daemon_main(const daemon_opts_t *o)
 			daemon_sync_all();
 		}
 	}
+	daemon_stopping = 1; /* commands waiting on pipes give up */
 	daemon_exports_stop();
 	ctl_stop();
 	daemon_pools_close_all();

@@ -5,6 +5,8 @@
 /* The running command's control connection (readable = the caller hung up), per thread. */
 extern __thread int daemon_cancel_fd;
 void daemon_set_active(int on);
+/* Set when tarnd begins to shut down: waiting streams give up (ECANCELED). */
+extern volatile int daemon_stopping;
 void daemon_pools_close_all(void);
 /* Commit every pool with dirty data (the sync thread, every txg_timeout seconds). */
 void daemon_sync_all(void);

@@ -10,6 +10,7 @@
 #include "daemon/internal.h"
 
 __thread int daemon_cancel_fd = -1;
+volatile int daemon_stopping;
 
 struct dstream {
 	int fd;
@@ -30,7 +31,7 @@ static int wait_ready(struct dstream *s, short events)
 			errno = ESTALE;
 			return -1;
 		}
-		if (n > 0 && s->cancel_fd >= 0 && (p[1].revents & (POLLIN | POLLHUP | POLLERR))) {
+		if (daemon_stopping || (n > 0 && s->cancel_fd >= 0 && (p[1].revents & (POLLIN | POLLHUP | POLLERR)))) {
 			errno = ECANCELED;
 			return -1;
 		}
