@@ -165,8 +165,19 @@ static void reply(int sock, int status)
 static void *cmd_thread(void *arg)
 {
 	struct cmd *c = arg;
-	char *cwd = c->argv[c->argc - 1] + strlen(c->argv[c->argc - 1]) + 1;
 	int status = 1;
+	/* a caller gets 10 s to send its request */
+	struct timeval tv = { 10, 0 }, none = { 0, 0 };
+	setsockopt(c->sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (read_request(c) < 0) {
+		daemon_log("control socket: bad request: %s", terr_msg());
+		if (c->fds[2] >= 0)
+			dprintf(c->fds[2], "tarn: tarnd refused the request: %s\n", terr_msg());
+		reply(c->sock, 2);
+		goto out;
+	}
+	setsockopt(c->sock, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof(none));
+	char *cwd = c->argv[c->argc - 1] + strlen(c->argv[c->argc - 1]) + 1;
 	/* this thread's working directory (and umask) become its own */
 	if (unshare(CLONE_FS) < 0 || chdir(cwd) < 0) {
 		dprintf(c->fds[2], "tarn: cannot enter the working directory '%s': %s\n", cwd, strerror(errno));
@@ -193,6 +204,7 @@ static void *cmd_thread(void *arg)
 			fclose(err);
 	}
 	reply(c->sock, status);
+out:
 	cmd_free(c);
 	pthread_mutex_lock(&run_lock);
 	running--;
@@ -241,26 +253,13 @@ static void *accept_loop(void *arg)
 		}
 		c->sock = s;
 		c->fds[0] = c->fds[1] = c->fds[2] = -1;
-		/* a caller gets 10 s to send its request; a stuck one cannot hold the loop longer */
-		struct timeval tv = { 10, 0 };
-		setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-		if (read_request(c) < 0) {
-			daemon_log("control socket: bad request: %s", terr_msg());
-			if (c->fds[2] >= 0)
-				dprintf(c->fds[2], "tarn: tarnd refused the request: %s\n", terr_msg());
-			reply(s, 2);
-			cmd_free(c);
-			continue;
-		}
-		struct timeval none = { 0, 0 };
-		setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof(none));
 		pthread_mutex_lock(&run_lock);
 		int busy = running >= CTL_MAX_RUNNING;
 		if (!busy)
 			running++;
 		pthread_mutex_unlock(&run_lock);
-		if (busy) {
-			dprintf(c->fds[2], "tarn: tarnd is running %d commands already; try again\n", CTL_MAX_RUNNING);
+		if (busy) { /* the request is not even read: the caller gets status 1 */
+			daemon_log("control socket: %d commands running already; refused one", CTL_MAX_RUNNING);
 			reply(s, 1);
 			cmd_free(c);
 			continue;
@@ -270,7 +269,7 @@ static void *accept_loop(void *arg)
 		pthread_attr_init(&at);
 		pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
 		if (pthread_create(&t, &at, cmd_thread, c) != 0) {
-			dprintf(c->fds[2], "tarn: tarnd cannot start a thread\n");
+			daemon_log("control socket: cannot start a thread for a command");
 			reply(s, 1);
 			cmd_free(c);
 			pthread_mutex_lock(&run_lock);
