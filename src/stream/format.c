@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#define XXH_STATIC_LINKING_ONLY /* XXH3_state_t on the stack */
 #include <xxhash.h>
 
 #include "util/err.h"
@@ -10,18 +11,16 @@
 
 static void chain_step(uint8_t chain[16], const uint8_t *hdr32, const void *payload, uint64_t len)
 {
-	static __thread XXH3_state_t *st; /* one per thread, reused for every record */
+	XXH3_state_t st; /* on the stack: nothing to allocate or leak (tarnd runs commands on
+			  * short-lived threads) */
 	XXH128_canonical_t c;
-	if (!st && !(st = XXH3_createState())) { /* out of memory: poison the chain so it fails */
-		memset(chain, 0xff, 16);
-		return;
-	}
-	XXH3_128bits_reset(st);
-	XXH3_128bits_update(st, chain, 16);
-	XXH3_128bits_update(st, hdr32, 32);
+	XXH3_INITSTATE(&st);
+	XXH3_128bits_reset(&st);
+	XXH3_128bits_update(&st, chain, 16);
+	XXH3_128bits_update(&st, hdr32, 32);
 	if (len)
-		XXH3_128bits_update(st, payload, (size_t)len);
-	XXH128_canonicalFromHash(&c, XXH3_128bits_digest(st));
+		XXH3_128bits_update(&st, payload, (size_t)len);
+	XXH128_canonicalFromHash(&c, XXH3_128bits_digest(&st));
 	memcpy(chain, c.digest, 16);
 }
 
