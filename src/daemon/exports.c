@@ -175,7 +175,12 @@ static int be_open(void *arg, const char *name, void **h, nbd_export_info_t *inf
 	}
 	dsl_t *d = e->dp->dsl;
 	dsl_ds_t *ds = dsl_lookup(d, name);
-	if (!ds || !exported(d, ds)) {
+	char canon[DS_NAME_MAX * 2];
+	if (ds)
+		dsl_fullname(d, ds, canon, sizeof(canon));
+	/* the export name is the dataset's name: not an alias dsl_lookup also accepts (data//vm,
+	 * data/vm/), which the kicks and meta contexts, keyed by name, would not recognise */
+	if (!ds || strcmp(canon, name) || !exported(d, ds)) {
 		daemon_pool_unlock(e->dp);
 		daemon_pool_put(e->dp);
 		free(e);

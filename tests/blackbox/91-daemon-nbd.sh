@@ -52,7 +52,8 @@ t_ok "fs (on) with an inheriting volume (64K blocks), one set off, a sub-filesys
   zfs create data/fs && zfs set sharenbd=on data/fs && zfs create -b 64K -V 64M data/fs/inh &&
   zfs create -V 64M data/fs/off && zfs set sharenbd=off data/fs/off && zfs create data/fs/sub'
 t_ok "an unshared volume with a snapshot; snapshots of vm and ro" eval '
-  zfs create -V 64M data/plain && zfs snapshot data/plain@p && zfs snapshot data/vm@s0 && zfs snapshot data/ro@r0'
+  zfs create -V 64M data/plain && zfs snapshot data/plain@p && zfs snapshot data/vm@s0 && zfs snapshot data/ro@r0 &&
+  zfs bookmark data/vm@s0 data/vm#b'
 head -c $((3 * MiB)) /dev/urandom >"$T/ro.head"
 t_ok "fill ro before it is read-only to clients" tarn volume write data/ro <"$T/ro.head"
 t_ok "snapshot ro after the fill"        zfs snapshot data/ro@r1
@@ -84,6 +85,11 @@ t_fail "unshared volume: no such export" timeout 30 nbdinfo "$NB/data/plain"
 t_fail "its snapshot neither"            timeout 30 nbdinfo "$NB/data/plain@p"
 t_fail "volume with sharenbd=off under an on parent: none" timeout 30 nbdinfo "$NB/data/fs/off"
 t_fail "a filesystem: none"              timeout 30 nbdinfo "$NB/data/fs"
+# BUG (found by this test, fixed in src/daemon/exports.c): dsl_lookup splits names with strtok,
+# so tarnd opened aliases of a volume (data//vm, data/vm/) as exports of their own name
+for n in data data/ data//vm data/vm/ /data/vm data/vm@ data/vm@s0/x data/vm@s0@s0 'data/vm%23b' nope/vm; do
+  t_fail "no export named '$n'"          timeout 30 nbdinfo "$NB/$n"
+done
 t_ok "ro: libnbd write/trim/zero with client checks off" npy eperm "$NB/data/ro"
 t_eq "... each fails EPERM from tarnd"   "$T_OUT" "write=1 trim=1 zero=1"
 t_ok "snapshot export: the same"         npy eperm "$NB/data/vm@s0"
@@ -307,6 +313,24 @@ t_ok "zfs set sharenbd=ro data/fs"       zfs set sharenbd=ro data/fs
 t_ok "... fs/inh is back, read-only"     timeout 30 nbdinfo "$NB/data/fs/inh"
 t_match "... is_read_only"               "$T_OUT" 'is_read_only: true'
 
+# a pool leaving tarnd (zpool export, zpool destroy) takes its exports' clients with it
+t_ok "back/wl: sharenbd=on"              zfs set sharenbd=on back/wl
+for how in export destroy; do
+  rm -f "$T/hp.stop"
+  PATH=/usr/bin:$PATH timeout 120 python3 "$PY" hold "$NB/back/wl" "$T/hp.stop" 40 >"$T/hp.out" 2>&1 &
+  hp=$!
+  t_ok "a client holds back/wl"          wait_line "$T/hp.out" connected
+  t_ok "zpool $how back with the client connected" zpool "$how" back
+  t_ok "... the client is disconnected"  wait_line "$T/hp.out" disconnected
+  touch "$T/hp.stop"; wait "$hp"
+  t_fail "... back/wl is no export"      timeout 30 nbdinfo "$NB/back/wl"
+  if [ "$how" = export ]; then
+    t_ok "zpool import back"             zpool import -d "$T" back
+    t_ok "... back/wl is exported again, same data" eval 'timeout 60 nbdcopy "$NB/back/wl" - | cmp - "$T/mid.img"'
+  fi
+done
+t_ok "tarnd goes on"                     eval 'kill -0 "$TARND_PID" && zfs list data'
+
 # ---- 8. concurrent clients ----------------------------------------------------------------------
 pids=()
 for i in 0 1 2 3; do
@@ -352,6 +376,12 @@ t_ok "... commands too"                  zfs list data/vm2
 t_ok "the volume is unchanged"           eval 'tarn volume read data/vm2 | sha256sum | cmp - "$T/h.before"'
 
 # ---- 10. clean shutdown with a client connected ------------------------------------------------
+# Under ASan (detect_leaks=1, abort_on_error=1) the exit status and the log check below fail
+# because of a BUG outside src/daemon: src/stream/format.c chain_step() keeps its XXH3 state in a
+# `static __thread` pointer that is never freed; tarnd runs each command on a thread of its own,
+# so every zfs send and zfs receive through tarnd leaks one state (640 bytes) when its thread
+# ends, and LeakSanitizer reports them at exit (90-daemon.sh misses it: its daemon that ran the
+# sends is SIGKILLed).
 rm -f "$T/h4.stop"
 PATH=/usr/bin:$PATH timeout 120 python3 "$PY" hold "$NB/data/vm2" "$T/h4.stop" 40 >"$T/h4.out" 2>&1 &
 h4=$!
@@ -363,5 +393,7 @@ touch "$T/h4.stop"; wait "$h4"
 t_match "... shutdown logged"            "$(cat "$T/tarnd.log")" "stopped"
 t_ok "standalone: vm2 as it was"         eval 'tarn volume read data/vm2 | sha256sum | cmp - "$T/h.before"'
 t_ok "pools are healthy"                 zpool status -x
+t_ok "no leaked stream checksum state (see BUG above; only visible under ASan)" \
+  eval '! grep -q XXH3_createState "$T/tarnd.log"'
 t_tarnd_log_clean "tarnd log has no sanitizer report"
 t_done
