@@ -90,6 +90,13 @@ static int resolve(export_t *e)
 	return 0;
 }
 
+/* With dp locked and e resolved: writes are refused once the volume became read-only after the
+ * handle was opened (sharenbd on -> ro, readonly=on): the mode negotiated at open is not enough. */
+static int now_readonly(export_t *e)
+{
+	return !strcmp(share_mode(e->dp->dsl, e->ds), "ro") || dsl_readonly(e->dp->dsl, e->ds);
+}
+
 static int lock_export(export_t *e, vol_t **v)
 {
 	int rc = daemon_pool_lock(e->dp);
@@ -168,7 +175,12 @@ static int be_open(void *arg, const char *name, void **h, nbd_export_info_t *inf
 	}
 	dsl_t *d = e->dp->dsl;
 	dsl_ds_t *ds = dsl_lookup(d, name);
-	if (!ds || !exported(d, ds)) {
+	char canon[DS_NAME_MAX * 2];
+	if (ds)
+		dsl_fullname(d, ds, canon, sizeof(canon));
+	/* the export name is the dataset's name: not an alias dsl_lookup also accepts (data//vm,
+	 * data/vm/), which the kicks and meta contexts, keyed by name, would not recognise */
+	if (!ds || strcmp(canon, name) || !exported(d, ds)) {
 		daemon_pool_unlock(e->dp);
 		daemon_pool_put(e->dp);
 		free(e);
@@ -243,6 +255,10 @@ static int be_write(void *h, uint64_t off, uint32_t len, const void *buf, int fu
 	if (e->readonly)
 		return -EPERM;
 	TRY(lock_export(e, &v));
+	if (now_readonly(e)) {
+		daemon_pool_unlock(e->dp);
+		return -EPERM;
+	}
 	int rc = dsl_write_throttle(e->dp->dsl, e->ds, len);
 	if (rc == 0)
 		rc = dsl_vol_open(e->dp->dsl, e->ds, &v); /* a throttle commit may have reopened it */
@@ -263,6 +279,10 @@ static int zero_range(export_t *e, uint64_t off, uint32_t len, int trim_only, in
 	if (e->readonly)
 		return -EPERM;
 	TRY(lock_export(e, &v));
+	if (now_readonly(e)) {
+		daemon_pool_unlock(e->dp);
+		return -EPERM;
+	}
 	uint64_t bs = v->tree.phys.dblksz;
 	uint64_t a = (off + bs - 1) / bs * bs, b = (off + len) / bs * bs;
 	int rc = 0;
