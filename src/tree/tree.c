@@ -23,6 +23,7 @@ struct tnode {
 	int level;
 	uint64_t idx;
 	int dirty;
+	int ref; /* used since the clock hand last passed */
 	bp_t kids[TREE_FANOUT];
 };
 
@@ -152,6 +153,7 @@ static int get_node(tree_t *t, int level, uint64_t idx, struct tnode **out)
 	avl_node_t *f = avl_find(&t->nodes, &key.node);
 	if (f) {
 		*out = avl_entry(f, struct tnode, node);
+		(*out)->ref = 1;
 		return 0;
 	}
 	bp_t bp;
@@ -170,6 +172,7 @@ static int get_node(tree_t *t, int level, uint64_t idx, struct tnode **out)
 	n->level = level;
 	n->idx = idx;
 	n->dirty = 0;
+	n->ref = 1;
 	int rc = load_kids(t->pool, &bp, level, n);
 	if (rc < 0) {
 		free(n);
@@ -182,10 +185,46 @@ static int get_node(tree_t *t, int level, uint64_t idx, struct tnode **out)
 }
 
 
-/* At an entry point (no node pointers held): keep the cache bounded. */
+/* At an entry point (no node pointers held): keep the cache bounded. Over the bound, a clock
+ * (second chance) sweep evicts clean level-1 nodes not used since the hand last passed, a small
+ * batch at a time, so a working set just above the bound costs a few misses, not a refill of the
+ * whole cache (random reads over a volume one node larger than the cache used to empty it on
+ * nearly every request). Higher levels are few and always kept while clean ones go first. */
+#define TREE_CACHE_BATCH 16
 static void bound_cache(tree_t *t)
 {
-	if (t->nnodes > TREE_CACHE_NODES)
+	if (t->nnodes <= TREE_CACHE_NODES)
+		return;
+	struct tnode key = { .level = t->hand_level, .idx = t->hand_idx };
+	avl_node_t *n = avl_lower_bound(&t->nodes, &key.node);
+	uint64_t visited = 0, limit = 2 * t->nnodes + 2;
+	while (t->nnodes > TREE_CACHE_NODES - TREE_CACHE_BATCH && visited++ < limit) {
+		if (!n)
+			n = avl_first(&t->nodes);
+		if (!n)
+			break;
+		avl_node_t *next = avl_next(n);
+		struct tnode *tn = avl_entry(n, struct tnode, node);
+		if (!tn->dirty && tn->level == 1) {
+			if (tn->ref) {
+				tn->ref = 0;
+			} else {
+				avl_remove(&t->nodes, n);
+				free(tn);
+				t->nnodes--;
+			}
+		}
+		n = next;
+	}
+	if (n) {
+		struct tnode *tn = avl_entry(n, struct tnode, node);
+		t->hand_level = tn->level;
+		t->hand_idx = tn->idx;
+	} else {
+		t->hand_level = 0;
+		t->hand_idx = 0;
+	}
+	if (t->nnodes > TREE_CACHE_NODES) /* only dirty or upper nodes left: the old way */
 		tree_trim_cache(t);
 }
 
@@ -475,8 +514,8 @@ int tree_sync(tree_t *t)
 		}
 	}
 	free(ibuf);
-	if (rc == 0 && t->nnodes > TREE_CACHE_NODES)
-		tree_trim_cache(t);
+	if (rc == 0)
+		bound_cache(t);
 	return rc;
 }
 

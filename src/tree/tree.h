@@ -48,6 +48,8 @@ typedef struct tree {
 	uint64_t dirty_count;
 	uint64_t nnodes;
 	int readonly;
+	int hand_level;      /* the cache's clock hand: the (level, index) to look at next */
+	uint64_t hand_idx;
 } tree_t;
 
 /* A fresh, empty object with data blocks of dblksz bytes. */
