@@ -17,8 +17,8 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: zfs command args ...\n"
 		   "where 'command' is one of the following:\n\n"
-		   "\tcreate [-o property=value] ... <filesystem>\n"
-		   "\tcreate [-s] [-b blocksize] [-o property=value] ... -V <size> <volume>\n"
+		   "\tcreate [-p] [-o property=value] ... <filesystem>\n"
+		   "\tcreate [-ps] [-b blocksize] [-o property=value] ... -V <size> <volume>\n"
 		   "\tdestroy [-r] <filesystem|volume>\n"
 		   "\tdestroy [-r] <filesystem|volume>@<snap>[%%<snap>][,...]\n\n"
 		   "\tsnapshot [-r] <filesystem|volume>@<snap> ...\n"
@@ -80,7 +80,7 @@ static int open_ds(const char *name, cli_pool_t *cp, dsl_ds_t **ds)
 
 static int do_create(int argc, char **argv)
 {
-	int c, sparse = 0;
+	int c, sparse = 0, parents = 0;
 	uint64_t volsize = 0, bs = 16384;
 	char *props[64];
 	int np = 0, is_vol = 0, have_b = 0;
@@ -88,7 +88,7 @@ static int do_create(int argc, char **argv)
 	while ((c = opt_getopt_long(argc, argv, "sV:b:o:p", NULL, NULL)) != -1) {
 		switch (c) {
 		case 's': sparse = 1; break;
-		case 'p': break;
+		case 'p': parents = 1; break;
 		case 'V':
 			if (parse_size(opt_arg, &volsize) < 0) {
 				fprintf(cli_err, "bad volume size '%s': %s\n", opt_arg, terr_msg());
@@ -151,7 +151,21 @@ static int do_create(int argc, char **argv)
 			fprintf(cli_err, "cannot create '%s': no such pool '%.*s'\n", name, plen, name);
 		return 1;
 	}
-	int rc = dsl_create(cp.dsl, name, is_vol ? volsize : 0, bs, sparse, props, np);
+	int rc = 0;
+	if (parents) { /* -p: missing parents become filesystems; an existing dataset is fine */
+		if (dsl_lookup(cp.dsl, name)) {
+			cli_close(&cp, 0);
+			return 0;
+		}
+		char prefix[DS_NAME_MAX];
+		for (const char *sl = strchr(name, '/'); rc == 0 && sl && (sl = strchr(sl + 1, '/'));) {
+			snprintf(prefix, sizeof(prefix), "%.*s", (int)(sl - name), name);
+			if (!dsl_lookup(cp.dsl, prefix))
+				rc = dsl_create(cp.dsl, prefix, 0, 16384, 0, NULL, 0);
+		}
+	}
+	if (rc == 0)
+		rc = dsl_create(cp.dsl, name, is_vol ? volsize : 0, bs, sparse, props, np);
 	return cli_finish(&cp, rc, "create '%s'", name);
 }
 

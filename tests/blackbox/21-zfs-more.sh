@@ -472,5 +472,14 @@ t_ok    "  ...logicalreferenced ~ referenced ($lr, $r)" near "$lr" "$r" 2
 t_ok    "  ...logicalused ~ used ($lu, $u)"        near "$lu" "$u" 2
 t_eq    "  ...zfs list -o ratio,lused,lrefer header" "$(fields "$(zfs list -o name,ratio,lused,lrefer p/off | head -n1)")" "NAME RATIO LUSED LREFER"
 
+# create -p: missing parents become filesystems, in the same txg; an existing dataset is fine
+t_fail_with "create without -p needs the parent" 1 "parent does not exist" zfs create -s -V 1M p/pa/pb/v
+t_ok    "create -p makes the parents"           zfs create -p -s -V 1M p/pa/pb/v
+t_eq    "  ...as filesystems"                   "$(zfs list -H -o name,type -r p/pa | tr '\t' ' ')" \
+        "$(printf '%s\n' 'p/pa filesystem' 'p/pa/pb filesystem' 'p/pa/pb/v volume')"
+t_ok    "create -p of an existing dataset succeeds" zfs create -p p/pa/pb
+t_fail  "create without -p of an existing dataset fails" zfs create p/pa/pb
+t_ok    "destroy -r cleans up"                  zfs destroy -r p/pa
+
 t_eq    "space accounting holds for the whole pool at the end" "$(space_bad p)" ""
 t_done
