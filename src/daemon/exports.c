@@ -97,6 +97,24 @@ static int now_readonly(export_t *e)
 	return !strcmp(share_mode(e->dp->dsl, e->ds), "ro") || dsl_readonly(e->dp->dsl, e->ds);
 }
 
+/* With dp->lock held again after an unlocked phase: make e and *v current (after a reload the
+ * volume is looked up again). On failure the lock stays held. */
+static int lock_export_relocked(export_t *e, vol_t **v)
+{
+	if (e->dp->evicted || !e->dp->pool) {
+		e->gone = 1;
+		return -ESHUTDOWN;
+	}
+	TRY(resolve(e));
+	if (e->ds->type == DS_SNAPSHOT) {
+		if (!e->svol)
+			TRY(dsl_vol_open(e->dp->dsl, e->ds, &e->svol));
+		*v = e->svol;
+		return 0;
+	}
+	return dsl_vol_open(e->dp->dsl, e->ds, v);
+}
+
 static int lock_export(export_t *e, vol_t **v)
 {
 	int rc = daemon_pool_lock(e->dp);
@@ -229,13 +247,81 @@ static void be_close(void *h)
 
 static int errno_of(int rc) { return rc < 0 ? rc : 0; }
 
+/* A block of a READ that is read without the pool lock: where it goes. */
+struct pending {
+	uint64_t blk;
+	bp_t bp;
+	uint8_t *dst;
+	int retry;
+};
+
+/* READ: the block pointers are looked up under the pool lock, dirty data and holes copied there,
+ * and the stored blocks read and verified without it, so reads of several requests (and of
+ * other connections) overlap at the disk. A block that no longer verifies (freed and reused
+ * meanwhile) is read again under the lock. */
 static int be_read(void *h, uint64_t off, uint32_t len, void *buf)
 {
 	export_t *e = h;
 	vol_t *v;
 	TRY(lock_export(e, &v));
-	int rc = vol_read(v, off, len, buf);
+	uint64_t bs = v->tree.phys.dblksz, end = off + len;
+	uint64_t first = off / bs, last = (end - 1) / bs, n = len ? last - first + 1 : 0;
+	struct pending *pd = n ? calloc(n, sizeof(*pd)) : NULL;
+	uint8_t *edge = n ? malloc(2 * bs) : NULL; /* partial first and last blocks */
+	if (n && (!pd || !edge)) {
+		free(pd);
+		free(edge);
+		int rc = vol_read(v, off, len, buf); /* the plain way */
+		daemon_pool_unlock(e->dp);
+		return errno_of(rc);
+	}
+	size_t np = 0;
+	int rc = 0;
+	for (uint64_t blk = first; rc == 0 && blk <= last && len; blk++) {
+		uint64_t bstart = blk * bs;
+		int whole = bstart >= off && bstart + bs <= end;
+		uint8_t *dst = whole ? (uint8_t *)buf + (bstart - off) : edge + (blk == first ? 0 : bs);
+		bp_t bp;
+		int k = tree_peek(&v->tree, blk, dst, &bp);
+		if (k < 0)
+			rc = k;
+		else if (k == 1)
+			pd[np++] = (struct pending){ blk, bp, dst, 0 };
+	}
+	pool_t *pool = e->dp->pool;
+	uint64_t ch;
+	int unlocked = rc == 0 && np > 0 && daemon_pool_begin(e->dp, 0, &ch) == 0;
+	if (unlocked)
+		daemon_pool_unlock(e->dp);
+	int retries = 0;
+	for (size_t i = 0; i < np; i++) {
+		if (!unlocked || pool_read_block_unlocked(pool, &pd[i].bp, pd[i].dst) < 0) {
+			pd[i].retry = 1;
+			retries++;
+		}
+	}
+	if (unlocked) {
+		pthread_mutex_lock(&e->dp->lock);
+		daemon_pool_end(e->dp, 0, ch);
+		if (retries && lock_export_relocked(e, &v) < 0)
+			rc = -ESHUTDOWN;
+	}
+	for (size_t i = 0; rc == 0 && i < np; i++) /* under the lock, as any read: errors count */
+		if (pd[i].retry)
+			rc = tree_read(&v->tree, pd[i].blk, pd[i].dst);
+	if (rc == 0) { /* the partial edges */
+		if (off % bs)
+			memcpy(buf, edge + off % bs, (size_t)(first == last ? len : bs - off % bs));
+		if (last != first && end % bs)
+			memcpy((uint8_t *)buf + (last * bs - off), edge + bs, (size_t)(end % bs));
+		else if (first == last && off % bs == 0 && len < bs)
+			memcpy(buf, edge, len);
+	}
+	if (rc < 0 && rc != -ESHUTDOWN)
+		rc = terr_prefix(rc, "read error at offset %llu", (unsigned long long)off);
 	daemon_pool_unlock(e->dp);
+	free(pd);
+	free(edge);
 	return errno_of(rc);
 }
 

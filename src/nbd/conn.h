@@ -72,12 +72,6 @@ typedef struct nbd_conn {
 	uint8_t *q;
 	size_t qlen, qcap;
 	int qfull;
-	/* structured READ: extents of the range, then one header per chunk */
-	struct { uint64_t off, len; int zero; } ext[NBD_READ_CHUNKS + 2];
-	uint32_t next_ext;
-	uint64_t ext_off, ext_end;
-	uint8_t chunk_hdr[NBD_READ_CHUNKS + 2][NBD_CHUNK_HDR + 12];
-	struct iovec iov[2 * (NBD_READ_CHUNKS + 2)];
 } nbd_conn_t;
 
 /* ---- io.c ---- */

@@ -492,6 +492,36 @@ int pool_read_block(pool_t *p, const bp_t *bp, void *dst)
 	return rc;
 }
 
+int pool_read_block_unlocked(pool_t *p, const bp_t *bp, void *dst)
+{
+	if (bp_is_hole(bp)) {
+		memset(dst, 0, bp->lsize);
+		return 0;
+	}
+	if (bp->vdev >= p->nvdevs || bp->offset < VDEV_DATA_START || p->vdevs[bp->vdev].torn)
+		return -EAGAIN;
+	uint64_t asize = bp_asize(bp);
+	uint8_t *buf = bp->comp == COMP_OFF && asize == bp->lsize ? dst : malloc(asize);
+	if (!buf)
+		return -EAGAIN;
+	int rc = vdev_read_direct(&p->vdevs[bp->vdev], buf, asize, bp->offset);
+	if (rc == 0) {
+		uint8_t c[CKSUM_LEN];
+		cksum_compute(bp->cksum_type, buf, bp->psize, c);
+		if (!cksum_equal(c, bp->cksum))
+			rc = -EAGAIN;
+	}
+	if (rc == 0 && buf != dst) {
+		if (bp->comp == COMP_OFF)
+			memcpy(dst, buf, bp->lsize);
+		else if (comp_decompress(bp->comp, buf, bp->psize, dst, bp->lsize) < 0)
+			rc = -EAGAIN;
+	}
+	if (buf != dst)
+		free(buf);
+	return rc < 0 ? -EAGAIN : 0;
+}
+
 int pool_free_block(pool_t *p, const bp_t *bp)
 {
 	if (bp_is_hole(bp))

@@ -92,6 +92,12 @@ int pool_write_block(pool_t *p, enum bp_type type, int level, const void *data, 
 /* Read one block into buf (bp->lsize bytes), verifying its checksum. A mismatch counts a
  * CKSUM error on the vdev and returns -EIO; bad bytes are never returned. */
 int pool_read_block(pool_t *p, const bp_t *bp, void *buf);
+/* As pool_read_block, for a thread that does not hold the pool's owner lock (tarnd's NBD reads
+ * overlap this way): bp must have been looked up under the lock, and the pool must stay open
+ * (the caller is counted as a user). Changes no pool state. Returns -EAGAIN when the block does
+ * not verify (it may have been freed and reused since the lookup, or be damaged) or cannot be
+ * read this way: the caller then reads again under the lock, which counts and reports errors. */
+int pool_read_block_unlocked(pool_t *p, const bp_t *bp, void *buf);
 /* Read the stored (possibly compressed) bytes of a block, verified: bp->psize bytes into buf. */
 int pool_read_stored(pool_t *p, const bp_t *bp, void *buf);
 /* Read the stored bytes and verify the checksum only (scrub). */

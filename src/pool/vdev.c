@@ -126,6 +126,22 @@ static int pread_full(vdev_t *v, void *buf, size_t len, uint64_t off)
 	return 0;
 }
 
+int vdev_read_direct(const vdev_t *v, void *buf, size_t len, uint64_t off)
+{
+	if (off > v->size || len > v->size - off)
+		return -EIO;
+	size_t done = 0;
+	while (done < len) {
+		ssize_t r = pread(v->fd, (char *)buf + done, len - done, (off_t)(off + done));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -EIO;
+		done += (size_t)r;
+	}
+	return 0;
+}
+
 int vdev_read(vdev_t *v, void *buf, size_t len, uint64_t off)
 {
 	TRY(vdev_issue(v));

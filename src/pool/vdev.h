@@ -52,6 +52,10 @@ void vdev_close(vdev_t *v);
  * call (up to VDEV_QUEUE_BYTES); reads and flushes issue what is pending first, so a read
  * always sees every earlier write. A write error may be reported by a later call. */
 int vdev_read(vdev_t *v, void *buf, size_t len, uint64_t off);
+/* A plain pread of [off, off+len), touching no vdev state (no write queue, read-ahead or
+ * counters): safe from several threads while the owner works on the vdev. Does not see writes
+ * still queued (callers read blocks committed earlier). -EIO on any failure, no counting. */
+int vdev_read_direct(const vdev_t *v, void *buf, size_t len, uint64_t off);
 int vdev_write(vdev_t *v, const void *buf, size_t len, uint64_t off);
 /* Make every completed write durable (fdatasync). */
 int vdev_flush(vdev_t *v);

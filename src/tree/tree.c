@@ -248,6 +248,27 @@ static struct dirty_blk *find_dirty(tree_t *t, uint64_t blkid)
 	return n ? avl_entry(n, struct dirty_blk, node) : NULL;
 }
 
+int tree_peek(tree_t *t, uint64_t blkid, void *buf, bp_t *bp)
+{
+	bound_cache(t);
+	struct dirty_blk *d = find_dirty(t, blkid);
+	if (d) {
+		if (d->buf)
+			memcpy(buf, d->buf, t->phys.dblksz);
+		else
+			memset(buf, 0, t->phys.dblksz);
+		return 0;
+	}
+	TRY(tree_lookup(t, blkid, bp));
+	if (bp_is_hole(bp)) {
+		memset(buf, 0, t->phys.dblksz);
+		return 0;
+	}
+	if (bp->type != BPT_DATA || bp->level != 0 || bp->lsize != t->phys.dblksz)
+		return terr(EIO, "corrupt block pointer for block %llu", (unsigned long long)blkid);
+	return 1;
+}
+
 int tree_is_hole(tree_t *t, uint64_t blkid)
 {
 	struct dirty_blk *d = find_dirty(t, blkid);

@@ -84,6 +84,10 @@ int tree_sync(tree_t *t);
 /* Look up the pointer of data block blkid (a hole pointer if none). */
 int tree_lookup(tree_t *t, uint64_t blkid, bp_t *bp);
 
+/* Where data block blkid's contents are: 0 = copied into buf (dirty data, or zeros for a hole);
+ * 1 = stored, *bp says where (read it with pool_read_block[_unlocked]); -errno on a metadata
+ * read failure or a corrupt pointer. */
+int tree_peek(tree_t *t, uint64_t blkid, void *buf, bp_t *bp);
 /* Is data block blkid a hole (never written, zeroed, trimmed), counting uncommitted changes?
  * Returns 1 for a hole, 0 for data, or a negative errno (a metadata read failed). */
 int tree_is_hole(tree_t *t, uint64_t blkid);
