@@ -113,16 +113,18 @@ int iscsi_pr_in(iscsi_conn_t *c, iscsi_task_t *t)
 	uint8_t *d = c->tbuf;
 	uint32_t alloc = ib_get16(t->cdb + 7), n = 8;
 	int sa = t->cdb[1] & 0x1f;
-	memset(d, 0, 8 + 8 * ISCSI_PR_MAX_REGS);
+	memset(d, 0, 24);
 	pthread_mutex_lock(&st->lock);
 	ib_put32(d, st->pr_gen);
 	switch (sa) {
 	case 0: /* READ KEYS */
 		for (int i = 0; i < st->nregs; i++, n += 8)
 			ib_put64(d + n, st->regs[i].key);
+		memset(d + 8 + 8 * st->nregs, 0, 16);
 		ib_put32(d + 4, n - 8);
 		break;
 	case 1: /* READ RESERVATION */
+		memset(d + 8, 0, 16);
 		if (st->pr_held) {
 			int h = all_regs(st->pr_type) ? -1 : reg_find(st, st->pr_holder);
 			ib_put64(d + 8, h >= 0 && !regs_only(st->pr_type) ? st->regs[h].key : 0);
@@ -143,6 +145,27 @@ int iscsi_pr_in(iscsi_conn_t *c, iscsi_task_t *t)
 		d[4] = 0x80 | 0x40 | 0x20 | 0x08 | 0x02;
 		d[5] = 0x01;
 		n = 8;
+		break;
+	case 3: /* READ FULL STATUS: one descriptor per registrant, iSCSI TransportID with ISID */
+		for (int i = 0; i < st->nregs && n + 24 + 260 <= ISCSI_TBUF; i++) {
+			uint8_t *q = d + n;
+			memset(q, 0, 24);
+			ib_put64(q, st->regs[i].key);
+			if (pr_holder(st, st->regs[i].nexus)) {
+				q[12] = 0x01; /* R_HOLDER */
+				q[13] = (uint8_t)st->pr_type;
+			}
+			ib_put16(q + 18, 1); /* relative target port */
+			size_t l = strlen(st->regs[i].nexus) + 1, padded = (l + 3) & ~(size_t)3;
+			uint8_t *tid = q + 24;
+			memset(tid, 0, 4 + padded);
+			tid[0] = 0x45; /* format 01b (name + ISID), protocol iSCSI */
+			ib_put16(tid + 2, (uint16_t)padded);
+			memcpy(tid + 4, st->regs[i].nexus, l - 1);
+			ib_put32(q + 20, (uint32_t)(4 + padded));
+			n += 24 + 4 + (uint32_t)padded;
+		}
+		ib_put32(d + 4, n - 8);
 		break;
 	default:
 		pthread_mutex_unlock(&st->lock);

@@ -19,7 +19,7 @@
 #define ISCSI_MAX_TEXT (64u << 10)    /* a login / text request's keys, continuations included */
 #define ISCSI_MAX_LUS 64              /* LUs one session opens */
 #define ISCSI_MAX_BUFFERED (8u << 20) /* data-out buffered for one non-streaming command */
-#define ISCSI_MAX_XFER_BLOCKS 65536   /* block limits VPD: maximum transfer length (blocks) */
+#define ISCSI_MAX_XFER (64u << 20)    /* READ / WRITE / VERIFY: bytes per command (block limits VPD) */
 #define ISCSI_RDCHUNK (1u << 20)      /* READ data is read from the backend this much at a time */
 #define ISCSI_CAW_MAX 255             /* COMPARE AND WRITE: blocks (the CDB's field is 8 bits) */
 #define ISCSI_UNMAP_MAX_DESC 256

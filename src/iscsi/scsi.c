@@ -67,7 +67,7 @@ static int range_ok(iscsi_task_t *t, uint64_t lba, uint64_t len)
 	return 1;
 }
 
-static uint32_t max_xfer_blocks(const iscsi_lu_t *lu) { return ISCSI_MAX_BUFFERED / lu->info.block_size; }
+static uint32_t max_xfer_blocks(const iscsi_lu_t *lu) { return ISCSI_MAX_XFER / lu->info.block_size; }
 
 static int writable(iscsi_task_t *t)
 {
@@ -87,9 +87,11 @@ static void want_out(iscsi_conn_t *c, iscsi_task_t *t, uint32_t need, int buffer
 		t->over_out = need > sent, t->under_out = need < sent;
 		t->resid_out = need > sent ? need - sent : sent - need;
 		t->wr = 1; /* residuals are reported the write way */
-		if (need > sent || t->stream) {
-			/* the data cannot be what the CDB says: write nothing (FCP-4 9.4.2 b) */
-			t->stream = 0;
+		if (t->stream) { /* FCP-4 9.4.2 a): transfer and write only what both say */
+			t->need = need < sent ? need : sent;
+			return;
+		}
+		if (need > sent) { /* a parameter list cut short: use none of it */
 			iscsi_sense(t, SK_ILLEGAL_REQUEST, 0x0e03); /* INVALID FIELD IN COMMAND INFORMATION UNIT */
 			return;
 		}
@@ -157,7 +159,7 @@ int iscsi_scsi_start(iscsi_conn_t *c, iscsi_task_t *t)
 		len = cdb[13];
 		if (cdb[1] & 0xe0)
 			iscsi_sense_field(t, 1, 1, 7);
-		else if (len > ISCSI_CAW_MAX || 2ull * len * bs > ISCSI_MAX_BUFFERED)
+		else if (len > ISCSI_CAW_MAX || 2ull * len * bs > ISCSI_MAX_BUFFERED || (len == 0 && t->edtl))
 			iscsi_sense_field(t, 1, 13, -1);
 		else if (range_ok(t, lba, len) && writable(t))
 			want_out(c, t, 2 * len * bs, 1);
@@ -166,7 +168,7 @@ int iscsi_scsi_start(iscsi_conn_t *c, iscsi_task_t *t)
 		lba_len(cdb, &lba, &len);
 		if (cdb[1] & 0xe0)
 			iscsi_sense_field(t, 1, 1, 7);
-		else if (len > max_xfer_blocks(t->lu))
+		else if ((uint64_t)len * bs > ISCSI_MAX_BUFFERED)
 			iscsi_sense_field(t, 1, 10, -1);
 		else if (range_ok(t, lba, len) && writable(t))
 			want_out(c, t, len * bs, 1);
@@ -213,6 +215,10 @@ int iscsi_scsi_stream(iscsi_conn_t *c, iscsi_task_t *t, uint32_t off, const uint
 {
 	iscsi_lu_t *lu = t->lu;
 	uint8_t op = t->cdb[0];
+	if (off >= t->need)
+		return 0;
+	if (len > t->need - off)
+		len = t->need - off;
 	if (op == 0x2f || op == 0xaf || op == 0x8f) {
 		if (!c->rdbuf && !(c->rdbuf = malloc(ISCSI_RDCHUNK))) {
 			iscsi_sense(t, SK_ABORTED_COMMAND, ASC_INTERNAL_FAILURE);
@@ -234,6 +240,10 @@ int iscsi_scsi_stream(iscsi_conn_t *c, iscsi_task_t *t, uint32_t off, const uint
 		}
 		return 0;
 	}
+	if (off >= t->need)
+		return 0; /* beyond the CDB's transfer length (residual underflow) */
+	if (len > t->need - off)
+		len = t->need - off;
 	if (!c->s->be.write) {
 		iscsi_sense(t, SK_DATA_PROTECT, ASC_WRITE_PROTECTED);
 		return 0;

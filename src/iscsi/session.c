@@ -301,6 +301,15 @@ static int scsi_cmd(iscsi_conn_t *c, iscsi_pdu_t *p)
 	return 0;
 }
 
+/* A Data-Out whose DataSN is not the next one: the data may be out of order, so the command
+ * fails (ABORTED COMMAND, DATA PHASE ERROR) once its data-out is complete. */
+static void bad_datasn(iscsi_conn_t *c, iscsi_task_t *t, uint32_t got, uint32_t want)
+{
+	iscsi_log(c, "Data-Out with DataSN %u, expected %u: the command fails", got, want);
+	if (!t->failed)
+		iscsi_sense(t, SK_ABORTED_COMMAND, 0x4b00);
+}
+
 static int data_out(iscsi_conn_t *c, iscsi_pdu_t *p)
 {
 	uint8_t *h = p->bhs;
@@ -310,8 +319,10 @@ static int data_out(iscsi_conn_t *c, iscsi_pdu_t *p)
 		return iscsi_send_reject(c, h, REJ_INVALID_FIELD);
 	iscsi_r2t_t *r = NULL;
 	if (ttt == ISCSI_RSVD_TAG) {
-		if (!t->unsol_open || off != t->unsol_next || datasn != t->unsol_datasn || len > t->unsol_end - off)
+		if (!t->unsol_open || off != t->unsol_next || len > t->unsol_end - off)
 			return terr(EPROTO, "unsolicited Data-Out out of sequence (offset %u, DataSN %u)", off, datasn);
+		if (datasn != t->unsol_datasn)
+			bad_datasn(c, t, datasn, t->unsol_datasn);
 		t->unsol_next += len;
 		t->unsol_datasn++;
 		if (h[1] & 0x80) {
@@ -324,9 +335,11 @@ static int data_out(iscsi_conn_t *c, iscsi_pdu_t *p)
 				r = &t->r2t[i];
 		if (!r)
 			return iscsi_send_reject(c, h, REJ_INVALID_FIELD);
-		if (off != r->next || datasn != r->datasn || len > r->off + r->len - off)
+		if (off != r->next || len > r->off + r->len - off)
 			return terr(EPROTO, "Data-Out out of sequence (offset %u, DataSN %u; want %u, %u)", off, datasn,
 				    r->next, r->datasn);
+		if (datasn != r->datasn)
+			bad_datasn(c, t, datasn, r->datasn);
 		r->next += len;
 		r->datasn++;
 	}

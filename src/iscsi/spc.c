@@ -231,7 +231,7 @@ static int inquiry(iscsi_conn_t *c, iscsi_task_t *t)
 		break;
 	}
 	case 0xb0: {
-		uint32_t maxx = ISCSI_MAX_BUFFERED / in->block_size, opt = in->opt_xfer_blocks;
+		uint32_t maxx = ISCSI_MAX_XFER / in->block_size, opt = in->opt_xfer_blocks;
 		if (!opt || opt > maxx)
 			opt = 1;
 		uint32_t caw = ISCSI_MAX_BUFFERED / (2 * in->block_size);
