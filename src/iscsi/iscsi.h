@@ -22,6 +22,8 @@ typedef struct iscsi_lu_info {
 	int readonly;            /* snapshots: WRITE gets DATA PROTECT / write protected */
 	int thin;                /* logical block provisioning: UNMAP / WRITE SAME with UNMAP, LBPME */
 	int write_cache;         /* WCE bit of the caching mode page (COMSTAR wcd=false => 1) */
+	uint8_t lbppbe;          /* logical blocks per physical block exponent (READ CAPACITY 16),
+				  * e.g. 3 for 512-byte blocks on 4 KiB volblocks; 0 = same size */
 } iscsi_lu_info_t;
 
 typedef struct iscsi_backend {

@@ -209,6 +209,8 @@ static int mem_open(void *arg, const char *target, const char *initiator, uint64
 	info->readonly = l->readonly;
 	info->thin = l->thin;
 	info->write_cache = l->write_cache;
+	for (uint32_t bs = l->block_size; bs < 4096; bs *= 2)
+		info->lbppbe++; /* 4 KiB "physical" blocks */
 	pthread_mutex_unlock(&m->lock);
 	hd->m = m, hd->l = l;
 	*h = hd;

@@ -180,9 +180,13 @@ int iscsi_scsi_start(iscsi_conn_t *c, iscsi_task_t *t)
 			iscsi_sense_field(t, 1, 1, 7);
 		else if (cdb[1] & 0x10) /* ANCHOR */
 			iscsi_sense_field(t, 1, 1, 4);
-		else if (len == 0) /* WSNZ: zero blocks is not "to the end" */
-			iscsi_sense_field(t, 1, op == 0x41 ? 7 : 10, -1);
-		else if (range_ok(t, lba, len) && writable(t))
+		else if ((cdb[1] & 0x08) && !t->lu->info.thin) /* UNMAP on a fully provisioned LU */
+			iscsi_sense_field(t, 1, 1, 3);
+		else if (ndob && !(cdb[1] & 0x08))
+			iscsi_sense_field(t, 1, 1, 0);
+		else if (t->edtl != (ndob ? 0 : bs)) /* exactly one block of data (none with NDOB) */
+			iscsi_sense(t, SK_ILLEGAL_REQUEST, 0x0e03);
+		else if (range_ok(t, lba, len ? len : 1) && writable(t))
 			want_out(c, t, ndob ? 0 : bs, 1);
 		return 0;
 	}
@@ -370,7 +374,9 @@ static int do_write_same(iscsi_conn_t *c, iscsi_task_t *t)
 	int ndob = t->cdb[0] == 0x93 && (t->cdb[1] & 0x01), unmap = !!(t->cdb[1] & 0x08);
 	int zero = ndob || all_zero(t->buf, bs);
 	int rc;
-	if (unmap && zero && lu->info.thin && c->s->be.unmap) {
+	if (len == 0) /* WSNZ is 0: zero blocks means up to the last LBA */
+		len = (uint32_t)(lu->info.blocks - lba > 0xffffffffu ? 0xffffffffu : lu->info.blocks - lba);
+	if (unmap && lu->info.thin && c->s->be.unmap) { /* unmapped blocks read as zeros (LBPRZ) */
 		if ((rc = c->s->be.unmap(lu->h, lba * bs, (uint64_t)len * bs)) < 0)
 			iscsi_sense_errno(t, rc, 1);
 		return 0;
@@ -484,6 +490,7 @@ static int read_capacity(iscsi_conn_t *c, iscsi_task_t *t, int sixteen)
 	}
 	ib_put64(d, in->blocks - 1);
 	ib_put32(d + 8, in->block_size);
+	d[13] = in->lbppbe & 0x0f;
 	if (in->thin)
 		d[14] = 0x80 | 0x40; /* LBPME, LBPRZ: unmapped blocks read as zeros */
 	return small_in(c, t, d, 32, ib_get32(t->cdb + 10));

@@ -629,7 +629,9 @@ int iscsi_ffp(iscsi_conn_t *c)
 				c->expcmdsn = cmdsn + 1;
 			}
 		}
-		if (c->discovery && op != OP_NOP_OUT && op != OP_TEXT_REQ && op != OP_LOGOUT_REQ) {
+		if (p->ddigest_bad && op != OP_SCSI_CMD && op != OP_DATA_OUT) {
+			rc = iscsi_send_reject(c, h, REJ_DIGEST); /* the PDU is dropped */
+		} else if (c->discovery && op != OP_NOP_OUT && op != OP_TEXT_REQ && op != OP_LOGOUT_REQ) {
 			rc = iscsi_send_reject(c, h, REJ_PROTOCOL);
 		} else {
 			switch (op) {

@@ -235,7 +235,6 @@ static int inquiry(iscsi_conn_t *c, iscsi_task_t *t)
 		if (!opt || opt > maxx)
 			opt = 1;
 		uint32_t caw = ISCSI_MAX_BUFFERED / (2 * in->block_size);
-		d[4] = 0x01; /* WSNZ */
 		d[5] = (uint8_t)(caw < ISCSI_CAW_MAX ? caw : ISCSI_CAW_MAX);
 		ib_put16(d + 6, 1);
 		ib_put32(d + 8, maxx);
@@ -244,7 +243,7 @@ static int inquiry(iscsi_conn_t *c, iscsi_task_t *t)
 		if (in->thin) {
 			ib_put32(d + 20, 0xffffffffu);
 			ib_put32(d + 24, ISCSI_UNMAP_MAX_DESC);
-			ib_put32(d + 28, opt);
+			ib_put32(d + 28, in->lbppbe < 16 ? 1u << in->lbppbe : 1u);
 		}
 		ib_put64(d + 36, 0);
 		n = 64;
