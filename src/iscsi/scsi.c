@@ -161,6 +161,8 @@ int iscsi_scsi_start(iscsi_conn_t *c, iscsi_task_t *t)
 			iscsi_sense_field(t, 1, 1, 7);
 		else if (len > ISCSI_CAW_MAX || 2ull * len * bs > ISCSI_MAX_BUFFERED || (len == 0 && t->edtl))
 			iscsi_sense_field(t, 1, 13, -1);
+		else if (t->edtl != 2 * len * bs) /* verify and write data, nothing else */
+			iscsi_sense(t, SK_ILLEGAL_REQUEST, 0x0e03);
 		else if (range_ok(t, lba, len) && writable(t))
 			want_out(c, t, 2 * len * bs, 1);
 		return 0;

@@ -501,7 +501,7 @@ static int send_text_part(iscsi_conn_t *c, const uint8_t *h)
 	}
 	ib_put32(bhs + 20, last ? ISCSI_RSVD_TAG : c->text_ttt);
 	iscsi_pdu_sn(c, bhs, 1);
-	int rc = iscsi_pdu_send(c, bhs, c->textout + c->textoff, n);
+	int rc = iscsi_pdu_send(c, bhs, n ? c->textout + c->textoff : NULL, n);
 	c->textoff += n;
 	if (last) {
 		free(c->textout);
