@@ -10,7 +10,7 @@ override CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -D_FI
 override LDLIBS  += $(shell pkg-config --libs $(PKGS)) -pthread -lm
 PREFIX  ?= /usr/local
 
-LAYERS  := util pool tree dsl vol stream backup nbd daemon cli
+LAYERS  := util pool tree dsl vol stream backup nbd iscsi daemon cli
 LIBSRC  := $(filter-out %/main.c,$(foreach l,$(LAYERS),$(filter-out src/$(l)/test_%.c,$(wildcard src/$(l)/*.c))))
 LIBOBJ  := $(LIBSRC:src/%.c=$(BUILD)/%.o)
 TESTSRC := $(foreach l,$(LAYERS),$(wildcard src/$(l)/test_*.c))

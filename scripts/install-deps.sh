@@ -14,6 +14,8 @@ PKGS=(
   valgrind xxd coreutils         # test tools (memcheck, hex dumps, truncate/timeout/mktemp)
   qemu-utils libnbd-bin          # tests/blackbox/64-nbd-clients.sh: real NBD clients against the nbd server
   python3-libnbd fio             # (qemu-img/qemu-io, nbdinfo/nbdcopy/nbdsh, libnbd for python, fio's nbd engine)
+  libiscsi-bin qemu-block-extra  # tests/blackbox/65-iscsi-clients.sh: real iSCSI initiators against the iscsi target
+                                 # (iscsi-ls/iscsi-inq/iscsi-readcapacity16/iscsi-test-cu; qemu-img's iscsi:// driver)
   sanoid procps                  # tests/blackbox/7*.sh: sanoid/syncoid 2.1.0 drive tarn (pulls pv, mbuffer,
                                  # lzop, and zfs-fuse, whose /sbin/zfs the tests' PATH shadows); ps/pgrep.
                                  # Its cron job and systemd timer act only if /etc/sanoid/sanoid.conf

@@ -1,0 +1,211 @@
+/* iscsi/server.c — the target server object: backend, log sink, negotiation defaults, the set
+ * of running connections (for iscsi_srv_free), and iscsi_serve_conn, which runs one
+ * connection through login (login.c) and the full feature phase (session.c). */
+#include "iscsi/conn.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "util/err.h"
+
+static void log_stderr(void *arg, const char *line)
+{
+	(void)arg;
+	fprintf(stderr, "%s\n", line);
+}
+
+iscsi_target_srv_t *iscsi_srv_new(const iscsi_backend_t *be)
+{
+	if (!be || !be->open || !be->close || !be->read) {
+		terr(EINVAL, "an iscsi backend needs at least open, close and read");
+		return NULL;
+	}
+	iscsi_target_srv_t *s = calloc(1, sizeof(*s));
+	if (!s) {
+		terr(ENOMEM, "out of memory");
+		return NULL;
+	}
+	s->be = *be;
+	s->log = log_stderr;
+	s->max_conns = 256;
+	s->login_timeout = 60;
+	s->mrdsl = ISCSI_DEF_MRDSL;
+	s->maxburst = ISCSI_DEF_MAXBURST;
+	s->firstburst = ISCSI_DEF_FIRSTBURST;
+	s->maxr2t = ISCSI_DEF_MAXR2T;
+	s->immediate = 1;
+	s->initial_r2t = 0;
+	if (pipe2(s->wake, O_CLOEXEC) < 0) {
+		terr(errno, "pipe: %s", strerror(errno));
+		free(s);
+		return NULL;
+	}
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->idle, NULL);
+	return s;
+}
+
+void iscsi_srv_set_log(iscsi_target_srv_t *s, void (*log)(void *arg, const char *line), void *arg)
+{
+	s->log = log ? log : log_stderr;
+	s->logarg = log ? arg : NULL;
+}
+
+static uint32_t clamp(uint32_t v, uint32_t lo, uint32_t hi) { return v < lo ? lo : v > hi ? hi : v; }
+
+void iscsi_srv_get_params(iscsi_target_srv_t *s, iscsi_params_t *p)
+{
+	pthread_mutex_lock(&s->lock);
+	*p = (iscsi_params_t){ s->mrdsl, s->maxburst, s->firstburst, s->maxr2t, s->immediate, s->initial_r2t };
+	pthread_mutex_unlock(&s->lock);
+}
+
+void iscsi_srv_set_params(iscsi_target_srv_t *s, const iscsi_params_t *p)
+{
+	pthread_mutex_lock(&s->lock);
+	s->mrdsl = clamp(p->max_recv_data_segment_length, 512, ISCSI_MAX_MRDSL);
+	s->maxburst = clamp(p->max_burst_length, 512, ISCSI_MAX_MRDSL);
+	s->firstburst = clamp(p->first_burst_length, 512, s->maxburst);
+	s->maxr2t = clamp(p->max_outstanding_r2t, 1, ISCSI_DEF_MAXR2T);
+	s->immediate = !!p->immediate_data;
+	s->initial_r2t = !!p->initial_r2t;
+	pthread_mutex_unlock(&s->lock);
+}
+
+void iscsi_srv_set_max_conns(iscsi_target_srv_t *s, int n)
+{
+	pthread_mutex_lock(&s->lock);
+	s->max_conns = n > 0 ? n : 1;
+	pthread_mutex_unlock(&s->lock);
+}
+
+void iscsi_srv_set_login_timeout(iscsi_target_srv_t *s, int seconds)
+{
+	pthread_mutex_lock(&s->lock);
+	s->login_timeout = seconds > 0 ? seconds : 0;
+	pthread_mutex_unlock(&s->lock);
+}
+
+int iscsi_srv_conns(iscsi_target_srv_t *s)
+{
+	pthread_mutex_lock(&s->lock);
+	int n = s->nconns;
+	pthread_mutex_unlock(&s->lock);
+	return n;
+}
+
+static void set_rcvtimeo(int fd, int seconds)
+{
+	struct timeval tv = { seconds, 0 };
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)); /* not a socket: no timeout */
+}
+
+int iscsi_serve_conn(iscsi_target_srv_t *s, int fd)
+{
+	iscsi_conn_t *c = calloc(1, sizeof(*c));
+	if (!c) {
+		close(fd);
+		return terr(ENOMEM, "out of memory");
+	}
+	c->s = s;
+	c->fd = fd;
+	pthread_mutex_lock(&s->lock);
+	if (s->stopping) {
+		pthread_mutex_unlock(&s->lock);
+		close(fd);
+		free(c);
+		return terr(ESHUTDOWN, "the iscsi target is shutting down");
+	}
+	c->id = ++s->next_id;
+	c->next = s->conns;
+	if (s->conns)
+		s->conns->prev = c;
+	s->conns = c;
+	s->nconns++;
+	int timeout = s->login_timeout;
+	c->mrdsl_in = s->mrdsl;
+	c->mrdsl_out = ISCSI_LOGIN_MRDSL;
+	c->maxburst = 262144;  /* RFC 7143 defaults until negotiated */
+	c->firstburst = 65536;
+	c->maxr2t = 1;
+	c->immediate = 1;
+	c->initial_r2t = 1;
+	pthread_mutex_unlock(&s->lock);
+
+	if (timeout)
+		set_rcvtimeo(fd, timeout);
+	int rc = iscsi_login(c);
+	if (rc == 0) {
+		if (timeout)
+			set_rcvtimeo(fd, 0);
+		if (c->maxburst < 512)
+			c->maxburst = 512;
+		rc = iscsi_ffp(c);
+	} else if (rc == 1) {
+		rc = 0;
+	}
+	if (rc < 0)
+		iscsi_log(c, "%s", terr_msg());
+	char msg[TERR_MSG_MAX];
+	int code = terr_code();
+	snprintf(msg, sizeof(msg), "%s", terr_msg());
+	iscsi_lus_close(c);
+	free(c->rbuf);
+	free(c->rdbuf);
+	free(c->tbuf);
+	free(c->textout);
+	free(c->textin);
+
+	pthread_mutex_lock(&s->lock);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		s->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	s->nconns--;
+	pthread_cond_broadcast(&s->idle);
+	pthread_mutex_unlock(&s->lock);
+	close(fd);
+	free(c);
+	if (rc < 0)
+		terr(code ? code : -rc, "%s", msg);
+	return rc;
+}
+
+void iscsi_srv_free(iscsi_target_srv_t *s)
+{
+	if (!s)
+		return;
+	pthread_mutex_lock(&s->lock);
+	s->stopping = 1;
+	for (iscsi_conn_t *c = s->conns; c; c = c->next)
+		shutdown(c->fd, SHUT_RDWR);
+	pthread_mutex_unlock(&s->lock);
+	iscsi_listeners_stop(s);
+	pthread_mutex_lock(&s->lock);
+	while (s->nconns || s->nthreads) {
+		for (iscsi_conn_t *c = s->conns; c; c = c->next)
+			shutdown(c->fd, SHUT_RDWR);
+		pthread_cond_wait(&s->idle, &s->lock);
+	}
+	pthread_mutex_unlock(&s->lock);
+	while (s->lus) { /* states kept for reservations of LUs nobody has open */
+		iscsi_lustate_t *st = s->lus;
+		s->lus = st->next;
+		pthread_mutex_destroy(&st->lock);
+		free(st->target);
+		free(st);
+	}
+	free(s->listeners);
+	pthread_mutex_destroy(&s->lock);
+	pthread_cond_destroy(&s->idle);
+	close(s->wake[0]);
+	close(s->wake[1]);
+	free(s);
+}
