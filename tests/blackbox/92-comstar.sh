@@ -70,7 +70,7 @@ t_ok   "other volumes are not busy"       zfs snapshot other/vm2@x
 t_ok   "... destroy works there"          zfs destroy other/vm2@x
 
 # ---- tarnd: the same model, the same rules ----
-t_ok   "start tarnd"                      tarnd_start --no-nbd --iscsi-portal "127.0.0.1:$(free_port)"
+t_ok   "start tarnd"                      tarnd_start --no-nbd
 t_ok   "list-lu -v through tarnd"         stmfadm list-lu -v
 t_eq   "same output as standalone"        "$T_OUT" "$lu_v"
 t_fail_with "destroy through tarnd: busy" 1 "dataset is busy" zfs destroy other/backups
