@@ -10,7 +10,7 @@ override CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -D_FI
 override LDLIBS  += $(shell pkg-config --libs $(PKGS)) -pthread -lm
 PREFIX  ?= /usr/local
 
-LAYERS  := util pool tree dsl vol stream backup nbd iscsi daemon cli
+LAYERS  := util pool tree dsl vol stream stmf backup nbd iscsi daemon cli
 LIBSRC  := $(filter-out %/main.c,$(foreach l,$(LAYERS),$(filter-out src/$(l)/test_%.c,$(wildcard src/$(l)/*.c))))
 LIBOBJ  := $(LIBSRC:src/%.c=$(BUILD)/%.o)
 TESTSRC := $(foreach l,$(LAYERS),$(wildcard src/$(l)/test_*.c))
@@ -60,6 +60,9 @@ install: all
 	install -m 0755 $(BUILD)/tarn $(DESTDIR)$(PREFIX)/sbin/tarn
 	ln -sf tarn $(DESTDIR)$(PREFIX)/sbin/zfs
 	ln -sf tarn $(DESTDIR)$(PREFIX)/sbin/zpool
+	ln -sf tarn $(DESTDIR)$(PREFIX)/sbin/sbdadm
+	ln -sf tarn $(DESTDIR)$(PREFIX)/sbin/stmfadm
+	ln -sf tarn $(DESTDIR)$(PREFIX)/sbin/itadm
 
 clean:
 	rm -rf build build-asan tarn

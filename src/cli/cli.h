@@ -89,6 +89,22 @@ int cmd_backup(int argc, char **argv); /* cli/backup.c */
 int cmd_send(int argc, char **argv);
 int cmd_receive(int argc, char **argv);
 int cmd_daemon(int argc, char **argv);
+/* COMSTAR (cli/comstar.c, stmfadm.c, itadm.c): personalities sbdadm, stmfadm, itadm and
+ * `tarn iscsi ...`. */
+int cmd_sbdadm(int argc, char **argv);
+int cmd_stmfadm(int argc, char **argv);
+int cmd_itadm(int argc, char **argv);
+int cmd_iscsi(int argc, char **argv);
+/* The busy rule for iSCSI LUs, whether or not tarnd runs: 0 if dataset `name` is no LU (with
+ * family: nor a dataset below it or a snapshot of either; a snapshot spec "vol@a,b" or
+ * "vol@a%b" checks those snapshots); -EBUSY "dataset is busy (...)" if it is one, or when
+ * stmf.conf cannot be read. Called where zfs destroy/rename/rollback/receive resolve their
+ * dataset. */
+int cli_lu_busy(const char *name, int family);
+/* main, before forwarding a command line to tarnd (which does not see this environment): an
+ * itadm command that reads CHAP secrets gets TARN_CHAP_SECRET / TARN_CHAP_MUTUAL_SECRET
+ * through its stdin instead. */
+void cli_iscsi_forward_secrets(int argc, char **argv);
 /* Run one command line (what main does after trying tarnd). */
 int tarn_dispatch(int argc, char **argv);
 

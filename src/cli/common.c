@@ -51,8 +51,10 @@ static int close_in_daemon(cli_pool_t *cp, int commit)
 	daemon_pool_unlock(dp);
 	daemon_pool_put(dp);
 	memset(cp, 0, sizeof(*cp));
-	if (rw)
+	if (rw) {
 		daemon_exports_changed();
+		daemon_iscsi_changed(); /* LU busy marks follow a pool reload */
+	}
 	return rc < 0 ? rc : 0;
 }
 

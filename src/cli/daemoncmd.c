@@ -10,6 +10,7 @@ static void daemon_usage(FILE *f)
 {
 	fprintf(f,
 		"usage: tarn daemon [--pidfile FILE] [--listen ADDR:PORT|PATH]... [--no-nbd]\n"
+		"                   [--iscsi-portal ADDR:PORT] [--no-iscsi]\n"
 		"                   [--syslog] [--txg-timeout SECONDS]\n\n"
 		"Run tarnd in the foreground: it imports the pools in $TARN_HOME/pools.cache, holds\n"
 		"them, commits their transaction groups in the background, serves volumes over NBD and\n"
@@ -24,6 +25,9 @@ static void daemon_usage(FILE *f)
 		"\t                    or a Unix socket path (anything containing '/').\n"
 		"\t                    Default 127.0.0.1:10809.\n"
 		"\t--no-nbd            no NBD listener\n"
+		"\t--iscsi-portal ADDR:PORT\n"
+		"\t                    iSCSI portal (default 127.0.0.1:3260)\n"
+		"\t--no-iscsi          no iSCSI listener (LUs are still held busy)\n"
 		"\t--syslog            log to syslog (facility daemon) instead of stderr\n"
 		"\t--txg-timeout N     seconds between background commits (default 5)\n\n"
 		"NBD exports: every volume whose `sharenbd` property is on (read-write) or ro\n"
@@ -37,7 +41,12 @@ static void daemon_usage(FILE *f)
 		"\ttarn daemon --pidfile /run/tarnd.pid\n"
 		"\tzfs set sharenbd=on data/vm\n"
 		"\tqemu-img info nbd://127.0.0.1/data/vm\n"
-		"\tnbdinfo --map=tarn:changed:monday nbd://127.0.0.1/data/vm\n");
+		"\tnbdinfo --map=tarn:changed:monday nbd://127.0.0.1/data/vm\n\n"
+		"iSCSI: the logical units, targets, groups and views of sbdadm/stmfadm/itadm\n"
+		"($TARN_HOME/stmf.conf, see `tarn iscsi --help`); tarnd re-reads the file when it\n"
+		"changes (at once after its own commands, else within --txg-timeout seconds or on\n"
+		"SIGHUP). A volume that is an LU cannot be destroyed, renamed, rolled back or\n"
+		"received into.\n");
 }
 
 int cmd_daemon(int argc, char **argv)
@@ -45,13 +54,16 @@ int cmd_daemon(int argc, char **argv)
 	static const struct option opts[] = { { "pidfile", required_argument, 0, 'p' },
 					       { "listen", required_argument, 0, 'l' },
 					       { "no-nbd", no_argument, 0, 'N' },
+					       { "iscsi-portal", required_argument, 0, 'I' },
+					       { "no-iscsi", no_argument, 0, 'X' },
 					       { "syslog", no_argument, 0, 's' },
 					       { "txg-timeout", required_argument, 0, 't' },
 					       { "help", no_argument, 0, 'h' },
 					       { 0, 0, 0, 0 } };
 	daemon_opts_t o = { .dispatch = tarn_dispatch, .txg_timeout = 5 };
 	const char *listen[16];
-	int nlisten = 0, no_nbd = 0, c;
+	int nlisten = 0, no_nbd = 0, no_iscsi = 0, c;
+	const char *portal = "127.0.0.1:3260";
 	opt_ind = 1;
 	while ((c = opt_getopt_long(argc, argv, "h?", opts, NULL)) != -1) {
 		switch (c) {
@@ -67,6 +79,16 @@ int cmd_daemon(int argc, char **argv)
 			break;
 		case 'N':
 			no_nbd = 1;
+			break;
+		case 'I':
+			if (!*opt_arg || strlen(opt_arg) > 300) {
+				fprintf(cli_err, "tarn daemon: --iscsi-portal needs ADDR:PORT\n");
+				return 2;
+			}
+			portal = opt_arg;
+			break;
+		case 'X':
+			no_iscsi = 1;
 			break;
 		case 's':
 			o.use_syslog = 1;
@@ -98,6 +120,7 @@ int cmd_daemon(int argc, char **argv)
 		listen[nlisten++] = "127.0.0.1:10809";
 	if (no_nbd)
 		nlisten = 0;
+	o.iscsi_portal = no_iscsi ? NULL : portal;
 	o.listen = listen;
 	o.nlisten = nlisten;
 	return daemon_main(&o);

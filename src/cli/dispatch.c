@@ -1,5 +1,6 @@
-/* cli/dispatch.c — one command line to its command: the `tarn` binary answers as zfs or zpool
- * by argv[0], and as `tarn zfs ...`, `tarn zpool ...`, `tarn volume ...`, `tarn daemon`. */
+/* cli/dispatch.c — one command line to its command: the `tarn` binary answers as zfs, zpool,
+ * sbdadm, stmfadm or itadm by argv[0], and as `tarn zfs ...`, `tarn zpool ...`,
+ * `tarn volume ...`, `tarn iscsi ...`, `tarn daemon`. */
 #include <stdio.h>
 #include <string.h>
 
@@ -17,6 +18,8 @@ static void usage(FILE *f)
 		   "\t             read or write a volume's bytes from the shell\n"
 		   "\tbackup run|status|list|restore ...\n"
 		   "\t             backup jobs: VMs to a local or ssh destination, with retention\n"
+		   "\tiscsi ...    iSCSI logical units, targets, groups and views, COMSTAR style\n"
+		   "\t             (also `sbdadm`, `stmfadm`, `itadm` via symlinks)\n"
 		   "\tdaemon ...   run tarnd: hold the pools, serve volumes over NBD, run\n"
 		   "\t             commands for callers (see `tarn daemon --help`)\n\n"
 		   "environment:\n"
@@ -24,7 +27,8 @@ static void usage(FILE *f)
 		   "\tTARN_NO_DAEMON=1\n"
 		   "\t             run the command in this process even when tarnd runs\n\n"
 		   "Each command has its own help: `tarn zfs --help`, `tarn zpool --help`,\n"
-		   "`tarn volume --help`, `tarn backup --help`, `tarn daemon --help`.\n");
+		   "`tarn volume --help`, `tarn backup --help`, `tarn iscsi --help`,\n"
+		   "`tarn daemon --help`.\n");
 }
 
 int tarn_dispatch(int argc, char **argv)
@@ -35,6 +39,12 @@ int tarn_dispatch(int argc, char **argv)
 		return cmd_zfs(argc, argv);
 	if (!strcmp(base, "zpool"))
 		return cmd_zpool(argc, argv);
+	if (!strcmp(base, "sbdadm"))
+		return cmd_sbdadm(argc, argv);
+	if (!strcmp(base, "stmfadm"))
+		return cmd_stmfadm(argc, argv);
+	if (!strcmp(base, "itadm"))
+		return cmd_itadm(argc, argv);
 	if (argc < 2) {
 		usage(cli_err);
 		return 2;
@@ -47,6 +57,8 @@ int tarn_dispatch(int argc, char **argv)
 		return cmd_volume(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "backup"))
 		return cmd_backup(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "iscsi"))
+		return cmd_iscsi(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "daemon")) {
 		if (cli_in_daemon()) {
 			fprintf(cli_err, "tarn daemon: tarnd is already running\n");

@@ -24,6 +24,7 @@ static int for_daemon(int argc, char **argv)
 int main(int argc, char **argv)
 {
 	if (argc >= 1 && for_daemon(argc, argv)) {
+		cli_iscsi_forward_secrets(argc, argv); /* tarnd does not see our environment */
 		int rc = daemon_forward(argc, argv);
 		if (rc >= 0)
 			return rc;

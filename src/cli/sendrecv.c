@@ -311,6 +311,10 @@ int cmd_receive(int argc, char **argv)
 		if (dsl_prop_validate(pn, eq + 1, DS_VOLUME) < 0)
 			return cli_fail("receive");
 	}
+	if (!abort_partial && !o.name_mode && cli_lu_busy(o.target, 0) < 0) { /* iSCSI LU (comstar.c) */
+		fprintf(cli_err, "cannot receive: %s\n", terr_msg());
+		return 1;
+	}
 	cli_pool_t cp;
 	if (cli_open_for(o.target, &cp) < 0) {
 		if (terr_code() == ENOENT)

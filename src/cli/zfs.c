@@ -949,6 +949,12 @@ static int do_rollback(int argc, char **argv)
 	dsl_ds_t *s;
 	if (open_ds(name, &cp, &s) < 0)
 		return 1;
+	char head[DS_NAME_MAX * 2]; /* iSCSI LU: busy (cli_lu_busy, comstar.c) */
+	snprintf(head, sizeof(head), "%.*s", (int)strcspn(name, "@"), name);
+	if (cli_lu_busy(head, 0) < 0) {
+		cli_close(&cp, 0);
+		return cli_fail("rollback to '%s'", name);
+	}
 	dsl_ds_t *h = dsl_by_id(cp.dsl, s->parent), **snaps;
 	size_t n = dsl_snapshots(cp.dsl, h, &snaps), k;
 	for (k = 0; k < n && snaps[k] != s; k++)
@@ -1221,6 +1227,10 @@ static int do_rename(int argc, char **argv)
 	dsl_ds_t *ds;
 	if (open_ds(from, &cp, &ds) < 0)
 		return 1;
+	if (cli_lu_busy(from, 1) < 0) { /* an iSCSI LU, or below/of one (comstar.c) */
+		cli_close(&cp, 0);
+		return cli_fail("rename '%s'", from);
+	}
 	int rc = 0;
 	if (rc == 0 && parents && dsl_is_head(ds)) { /* -p: create missing parents */
 		char path[DS_NAME_MAX * 2];
@@ -1411,6 +1421,10 @@ static int do_destroy(int argc, char **argv)
 	cli_pool_t cp;
 	if (cli_open_for(name, &cp) < 0)
 		return cli_fail("open '%s'", name);
+	if (cli_lu_busy(name, 1) < 0) { /* an iSCSI LU, or below/of one (comstar.c) */
+		cli_close(&cp, 0);
+		return cli_fail("destroy '%s'", name);
+	}
 	dsl_t *d = cp.dsl;
 	const char *at = strchr(name, '@');
 	int ret = 0;

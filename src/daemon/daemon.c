@@ -1,5 +1,5 @@
 /* daemon/daemon.c — tarnd's life: single-instance lock, pidfile, importing the known pools,
- * the control socket and NBD listeners, background commits, clean shutdown on SIGTERM. */
+ * the control socket, NBD and iSCSI listeners, background commits, clean shutdown on SIGTERM. */
 #include "daemon/daemon.h"
 
 #include <errno.h>
@@ -149,6 +149,9 @@ int daemon_main(const daemon_opts_t *o)
 	} else if (daemon_exports_start(o->listen, o->nlisten) < 0) {
 		fprintf(stderr, "tarn daemon: %s\n", terr_msg());
 		status = 1;
+	} else if (daemon_iscsi_start(o->iscsi_portal) < 0) {
+		fprintf(stderr, "tarn daemon: %s\n", terr_msg());
+		status = 1;
 	} else if (o->pidfile && write_pidfile(o->pidfile) < 0) {
 		fprintf(stderr, "tarn daemon: %s\n", terr_msg());
 		status = 1;
@@ -163,13 +166,17 @@ int daemon_main(const daemon_opts_t *o)
 				daemon_log("%s: shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
 				break;
 			}
-			if (sig == SIGHUP)
+			if (sig == SIGHUP) { /* re-read stmf.conf now */
+				daemon_iscsi_changed();
 				continue;
+			}
 			daemon_sync_all();
+			daemon_iscsi_changed();
 		}
 	}
 	daemon_stopping = 1; /* commands waiting on pipes give up */
 	daemon_exports_stop();
+	daemon_iscsi_stop();
 	ctl_stop();
 	daemon_pools_close_all();
 	if (o->pidfile && status == 0)

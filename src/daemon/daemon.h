@@ -72,6 +72,7 @@ typedef struct daemon_opts {
 	int use_syslog;
 	unsigned txg_timeout;  /* seconds between background commits */
 	int (*dispatch)(int argc, char **argv); /* runs one command (the CLI's entry point) */
+	const char *iscsi_portal; /* iSCSI listener "ADDR:PORT"; NULL: none (LUs are held busy anyway) */
 } daemon_opts_t;
 
 /* Run tarnd in the foreground until SIGTERM/SIGINT. Returns the exit status. */
@@ -95,5 +96,18 @@ void daemon_exports_changed(void);
 void daemon_exports_stop(void);
 /* Kick every NBD client of a pool (before eviction). */
 void daemon_exports_kick_pool(const char *pool);
+
+/* iSCSI (iscsi_exports.c): COMSTAR logical units (stmf.conf) as LUNs. start loads the model,
+ * marks every LU's dataset busy and, with a portal ("ADDR:PORT"), starts the target; changed
+ * re-reads stmf.conf if it changed and re-resolves the busy marks (after commands, pool
+ * reloads); stop ends sessions and drops the marks. */
+int daemon_iscsi_start(const char *portal);
+void daemon_iscsi_changed(void);
+void daemon_iscsi_stop(void);
+/* Initiators with an LU of target open (stmfadm/itadm list-target). */
+int daemon_iscsi_sessions(const char *target);
+/* The backend over the model and volumes (for the target server and tests). */
+struct iscsi_backend;
+void daemon_iscsi_backend(struct iscsi_backend *be);
 
 #endif

@@ -14,4 +14,10 @@ void daemon_sync_all(void);
 int ctl_listen_start(int (*dispatch)(int, char **));
 void ctl_stop(void);
 
+/* The iSCSI target server over backend be (iscsi_server.c, which needs src/iscsi; until that
+ * is merged, iscsi_noserver.c stands in and serves nothing). */
+struct iscsi_backend;
+int daemon_iscsi_server_start(const struct iscsi_backend *be, const char *portal);
+void daemon_iscsi_server_stop(void);
+
 #endif

@@ -1,9 +1,12 @@
 # tests/lib/tarnd.sh — start and stop a tarnd for a black-box script (source after common.sh).
 #
-#   tarnd_start [ARGS...]   start `tarn daemon --pidfile $T/tarnd.pid ARGS` in the background
+#   tarnd_start [ARGS...]   start `tarn daemon --pidfile $T/tarnd.pid
+#                           --iscsi-portal 127.0.0.1:$ISCSI_PORT ARGS` in the background
 #                           (TARN_WRAP applies), log in $T/tarnd.log; waits (bounded) until its
 #                           control socket answers. NBD_PORT is a free port; pass
 #                           --listen 127.0.0.1:$NBD_PORT yourself when the test needs NBD.
+#                           ISCSI_PORT is another (tests run in parallel: never the default
+#                           3260); ARGS may override it or say --no-iscsi.
 #   tarnd_stop              SIGTERM, wait (bounded) for exit; sets TARND_RC
 #   tarnd_kill              SIGKILL (a crash)
 #   t_tarnd_log_clean DESC  a test: the daemon's log has no sanitizer report
@@ -16,10 +19,12 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 NBD_PORT=$(free_port)
+ISCSI_PORT=$(free_port)
 
 tarnd_start() {
   # shellcheck disable=SC2086
-  $TARN_WRAP "$TARN" daemon --pidfile "$T/tarnd.pid" "$@" >>"$T/tarnd.log" 2>&1 &
+  $TARN_WRAP "$TARN" daemon --pidfile "$T/tarnd.pid" --iscsi-portal "127.0.0.1:$ISCSI_PORT" "$@" \
+    >>"$T/tarnd.log" 2>&1 &
   TARND_PID=$!
   local i
   for i in $(seq 1 200); do          # up to 20 s (ASan start-up is slow)
