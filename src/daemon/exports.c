@@ -334,6 +334,49 @@ static int commit_now(export_t *e)
 	return rc < 0 ? -EIO : 0;
 }
 
+/* The partial blocks at the ends of a write must be read first (read-modify-write). Read them
+ * without the pool lock, as be_read does, and install them as the blocks' dirty contents, so
+ * that concurrent writes overlap their reads at the disk instead of queueing on the lock. */
+static void prefetch_edges(export_t *e, vol_t **v, uint64_t off, uint32_t len)
+{
+	uint64_t bs = (*v)->tree.phys.dblksz, end = off + len;
+	uint64_t blks[2];
+	int n = 0;
+	if (off % bs)
+		blks[n++] = off / bs;
+	if (end % bs && (n == 0 || end / bs != blks[0]))
+		blks[n++] = end / bs;
+	if (n == 0)
+		return;
+	uint8_t *tmp = malloc(2 * bs);
+	if (!tmp)
+		return;
+	bp_t bps[2];
+	int want[2] = { 0, 0 }, any = 0;
+	for (int i = 0; i < n; i++) {
+		int k = tree_peek(&(*v)->tree, blks[i], tmp + i * bs, &bps[i]);
+		want[i] = k == 1; /* stored and not dirty: worth reading outside the lock */
+		any |= want[i];
+	}
+	uint64_t ch;
+	if (!any || daemon_pool_begin(e->dp, 0, &ch) < 0) {
+		free(tmp);
+		return;
+	}
+	pool_t *pool = e->dp->pool;
+	daemon_pool_unlock(e->dp);
+	for (int i = 0; i < n; i++)
+		if (want[i] && pool_read_block_unlocked(pool, &bps[i], tmp + i * bs) < 0)
+			want[i] = 0;
+	pthread_mutex_lock(&e->dp->lock);
+	daemon_pool_end(e->dp, 0, ch);
+	if (lock_export_relocked(e, v) == 0) /* the volume may have been looked up again */
+		for (int i = 0; i < n; i++)
+			if (want[i])
+				tree_dirty_from(&(*v)->tree, blks[i], &bps[i], tmp + i * bs);
+	free(tmp);
+}
+
 static int be_write(void *h, uint64_t off, uint32_t len, const void *buf, int fua)
 {
 	export_t *e = h;
@@ -341,13 +384,13 @@ static int be_write(void *h, uint64_t off, uint32_t len, const void *buf, int fu
 	if (e->readonly)
 		return -EPERM;
 	TRY(lock_export(e, &v));
-	if (now_readonly(e)) {
-		daemon_pool_unlock(e->dp);
-		return -EPERM;
-	}
-	int rc = dsl_write_throttle(e->dp->dsl, e->ds, len);
+	int rc = now_readonly(e) ? -EPERM : dsl_write_throttle(e->dp->dsl, e->ds, len);
 	if (rc == 0)
 		rc = dsl_vol_open(e->dp->dsl, e->ds, &v); /* a throttle commit may have reopened it */
+	if (rc == 0 && len)
+		prefetch_edges(e, &v, off, len);
+	if (rc == 0 && (e->gone || !e->ds)) /* went away while we were reading */
+		rc = -ESHUTDOWN;
 	if (rc == 0)
 		rc = vol_write(v, off, len, buf);
 	if (rc == 0 && fua)

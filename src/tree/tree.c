@@ -345,6 +345,31 @@ static struct dirty_blk *find_dirty(tree_t *t, uint64_t blkid);
 int tree_dirty(tree_t *t, uint64_t blkid, uint8_t **buf) { return dirty_common(t, blkid, buf, 1); }
 int tree_dirty_full(tree_t *t, uint64_t blkid, uint8_t **buf) { return dirty_common(t, blkid, buf, 0); }
 
+int tree_dirty_from(tree_t *t, uint64_t blkid, const bp_t *expect, const void *contents)
+{
+	bound_cache(t);
+	if (t->readonly)
+		return terr(EROFS, "read-only object");
+	if (find_dirty(t, blkid))
+		return 0;
+	bp_t bp;
+	TRY(tree_lookup(t, blkid, &bp));
+	if (bp_is_hole(&bp) || bp.vdev != expect->vdev || bp.offset != expect->offset || bp.birth != expect->birth ||
+	    memcmp(bp.cksum, expect->cksum, sizeof(bp.cksum)))
+		return 0;
+	uint8_t *b = malloc(t->phys.dblksz);
+	if (!b)
+		return terr(ENOMEM, "out of memory");
+	memcpy(b, contents, t->phys.dblksz);
+	struct dirty_blk *d;
+	int rc = add_dirty(t, blkid, b, &d);
+	if (rc < 0) {
+		free(b);
+		return rc;
+	}
+	return 1;
+}
+
 int tree_set_comp(tree_t *t, uint64_t blkid, int comp)
 {
 	struct dirty_blk *d = find_dirty(t, blkid);

@@ -88,6 +88,11 @@ int tree_lookup(tree_t *t, uint64_t blkid, bp_t *bp);
  * 1 = stored, *bp says where (read it with pool_read_block[_unlocked]); -errno on a metadata
  * read failure or a corrupt pointer. */
 int tree_peek(tree_t *t, uint64_t blkid, void *buf, bp_t *bp);
+/* Make block blkid dirty with `contents` as its current data, read by the caller (without the
+ * owner's lock) from *expect, if the block still is *expect and not dirty: then a later
+ * tree_dirty needs no read. Returns 1 if installed, 0 if not needed or stale (the caller's
+ * write then reads as usual), -errno on failure. */
+int tree_dirty_from(tree_t *t, uint64_t blkid, const bp_t *expect, const void *contents);
 /* Is data block blkid a hole (never written, zeroed, trimmed), counting uncommitted changes?
  * Returns 1 for a hole, 0 for data, or a negative errno (a metadata read failed). */
 int tree_is_hole(tree_t *t, uint64_t blkid);
