@@ -105,6 +105,24 @@ static void set_rcvtimeo(int fd, int seconds)
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)); /* not a socket: no timeout */
 }
 
+/* Close a connection so that what we sent last (a Reject, a Logout response) reaches the peer:
+ * closing with unread input would reset the connection and could drop it. Half-close, then read
+ * and drop what the peer still sends, for at most 200 ms and 1 MiB. */
+static void linger_close(int fd)
+{
+	shutdown(fd, SHUT_WR);
+	struct timeval tv = { 0, 200 * 1000 };
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	char buf[16384];
+	for (size_t got = 0; got < (1u << 20);) {
+		ssize_t n = recv(fd, buf, sizeof(buf), 0);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	close(fd);
+}
+
 int iscsi_serve_conn(iscsi_target_srv_t *s, int fd)
 {
 	iscsi_conn_t *c = calloc(1, sizeof(*c));
@@ -171,7 +189,7 @@ int iscsi_serve_conn(iscsi_target_srv_t *s, int fd)
 	s->nconns--;
 	pthread_cond_broadcast(&s->idle);
 	pthread_mutex_unlock(&s->lock);
-	close(fd);
+	linger_close(fd);
 	free(c);
 	if (rc < 0)
 		terr(code ? code : -rc, "%s", msg);
