@@ -649,6 +649,10 @@ static int do_export(int argc, char **argv, int destroy)
 	for (int i = opt_ind; i < argc; i++) {
 		cli_pool_t cp;
 		const char *what = destroy ? "destroy" : "export";
+		if (cli_lu_busy(argv[i], 1) < 0) { /* a volume of it is an iSCSI LU */
+			ret = cli_fail("%s '%s'", what, argv[i]);
+			continue;
+		}
 		if (cli_open(argv[i], &cp) < 0) {
 			ret = cli_fail("open '%s'", argv[i]);
 			continue;

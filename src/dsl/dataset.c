@@ -79,6 +79,11 @@ dsl_ds_t *dsl_lookup(dsl_t *d, const char *name)
 		terr(ENOENT, "dataset does not exist");
 		return NULL;
 	}
+	size_t dl = strlen(dsn);
+	if (!dl || dsn[0] == '/' || dsn[dl - 1] == '/' || strstr(dsn, "//")) { /* "a//b", "a/": no aliases */
+		terr(ENOENT, "dataset does not exist");
+		return NULL;
+	}
 	dsl_ds_t *cur = dsl_root(d);
 	char *save = NULL, *tok = strtok_r(dsn, "/", &save);
 	if (!cur || !tok || strcmp(tok, cur->name)) {

@@ -479,6 +479,8 @@ t_eq    "  ...as filesystems"                   "$(zfs list -H -o name,type -r p
         "$(printf '%s\n' 'p/pa filesystem' 'p/pa/pb filesystem' 'p/pa/pb/v volume')"
 t_ok    "create -p of an existing dataset succeeds" zfs create -p p/pa/pb
 t_fail  "create without -p of an existing dataset fails" zfs create p/pa/pb
+t_fail_with "a name with an empty component is no alias" 1 "does not exist" zfs list p/pa//pb
+t_fail_with "... nor one with a trailing slash"        1 "does not exist" zfs list p/pa/
 t_ok    "destroy -r cleans up"                  zfs destroy -r p/pa
 
 t_eq    "space accounting holds for the whole pool at the end" "$(space_bad p)" ""

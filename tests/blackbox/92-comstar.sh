@@ -188,6 +188,15 @@ cp "$T/stmf.good" "$TARN_HOME/stmf.conf"
 kill -HUP "$TARND_PID"
 t_ok   "a good file again"                stmfadm list-lu
 
+# ---- a pool holding an LU cannot be exported ----
+luvdev=$(mkvdev luvdev 256M)
+t_ok   "pool lupool with a volume"            eval 'zpool create lupool "$luvdev" && zfs create -V 16M lupool/lu'
+t_ok   "make it an LU"                    sbdadm create-lu /dev/zvol/rdsk/lupool/lu
+gx=$(stmfadm list-lu -v | awk '/LU Name/{g=$3} /Data File *: \/dev\/zvol\/rdsk\/lupool\/lu/{print g}')
+t_fail_with "zpool export refuses: an LU lives there" 1 "busy" zpool export lupool
+t_ok   "delete the LU"                    sbdadm delete-lu "$gx"
+t_ok   "then the export works"            zpool export lupool
+
 t_ok   "stop tarnd"                       tarnd_stop
 t_eq   "tarnd exited 0"                   "$TARND_RC" "0"
 t_tarnd_log_clean "tarnd log has no sanitizer report"
