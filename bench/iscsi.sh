@@ -26,7 +26,7 @@
 # Prints a markdown table with ratios tarn/tgt and tarn/tgt-tuned against the goals of issue 7
 # (sequential >= 1.0x tuned tgt, random write >= 0.7x tgt), then the exact commands. Run as
 # root (drop_caches, tgtd). With --wait-load, first waits (at most 5 minutes, checking every
-# 30 s) for the 1-minute load average to fall below LOAD, then runs anyway. Takes about 3-5
+# 30 s) for the 1-minute load average to fall below LOAD, then runs anyway. Takes about 2-3
 # minutes; stops the servers and removes DIR and the source file at exit unless --keep.
 set -euo pipefail
 export LC_ALL=C
