@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tarn demo: the blog's backup workflow on file-backed pools: a thick volume, snapshots,
 # a full then incremental replication (zfs send -R | zfs receive -Fu) to a second pool, ZFS
-# space accounting (zfs list -o space), a clone, scrub, export/import, and a backup report.
+# space accounting (zfs list -o space), a clone, scrub, export/import, then the same as one
+# `tarn backup run` job (VM = container of volumes), and a backup report.
 # Run from anywhere after `make`:  ./demo/demo.sh
 # Uses ./tarn from the repo root (or $TARN). Works in ${DEMO_DIR:-a new temp dir}, with its own
 # TARN_HOME there, so the system pool cache (/var/lib/tarn) is not touched. A temp dir made by
@@ -96,7 +97,21 @@ run tarn zpool export data
 run tarn zpool import -d "$D" data
 run tarn zpool list
 
-# The report the cron job would mail (tarn backup jobs with e-mail reports are planned)
+# The same job as tarn does it in one command (what cron or a systemd timer runs): a VM is a
+# container of volumes; each run snapshots it atomically, checks the room, sends incrementally
+# by guid, verifies every byte, prunes per retention and writes status files
+run tarn zfs create -p -s -V 64M data/vms/vm1/disk0
+run tarn zfs create -s -V 32M data/vms/vm1/disk1
+run_sh 'head -c 16M /dev/urandom | tarn volume write data/vms/vm1/disk0'
+run tarn zfs create other/backups
+run tarn backup run --vms=vm1 --vm-root=data/vms --dest=other/backups --keep=2 --verify=full
+run_sh 'head -c 1M /dev/urandom | tarn volume write --offset 8M data/vms/vm1/disk1'
+sleep 1 # snapshot names carry the UTC second
+run tarn backup run --vms=vm1 --vm-root=data/vms --dest=other/backups --keep=2 --verify=full
+run tarn backup list --vm-root=data/vms --dest=other/backups
+run tarn backup status
+
+# The report the cron job of the blog mailed (tarn backup mails it itself: --mail-to=...)
 echo
 echo "== backup report =="
 printf '%-22s %s\n' "source" "data/vm@2 (guid $(tarn zfs get -Hpo value guid data/vm@2))"
