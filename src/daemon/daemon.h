@@ -16,6 +16,7 @@
 
 #include "dsl/dsl.h"
 #include "pool/pool.h"
+#include "vol/vol.h"
 
 typedef struct daemon_pool {
 	char name[POOL_NAME_MAX];
@@ -63,6 +64,19 @@ int daemon_pools(daemon_pool_t ***out, int *n);
  * on the fd, and fails with ECANCELED when the caller hung up or ESTALE when the pool was
  * reloaded meanwhile. fd stays open after fclose. */
 FILE *daemon_stream_fdopen(int fd, const char *mode, daemon_pool_t *dp);
+
+/* Block-export I/O (volio.c), with dp locked by the caller and *v its volume; dp stays locked.
+ * relock(ctx, v) is called with dp locked again after a phase without the lock, to look the
+ * volume up anew (after a reload); it fails when the export went away.
+ * daemon_vol_read: read [off, off+len) into buf; stored blocks are read and verified without the
+ * lock (several requests overlap at the disk), a block reused meanwhile is read again under it.
+ * daemon_vol_prefetch: before a write, read its partial first/last blocks the same way and
+ * install them as dirty data, so the write's read-modify-write needs no read under the lock. */
+typedef int (*daemon_relock_fn)(void *ctx, vol_t **v);
+int daemon_vol_read(daemon_pool_t *dp, vol_t **v, daemon_relock_fn relock, void *ctx, uint64_t off, uint32_t len,
+		    void *buf);
+void daemon_vol_prefetch(daemon_pool_t *dp, vol_t **v, daemon_relock_fn relock, void *ctx, uint64_t off,
+			 uint32_t len);
 
 /* Options of `tarn daemon`. */
 typedef struct daemon_opts {

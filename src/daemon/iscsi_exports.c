@@ -488,12 +488,31 @@ static void be_close(void *h)
 
 static int errno_of(int rc) { return rc < 0 ? rc : 0; }
 
+/* With dp locked again after daemon_vol_read/prefetch let go of it: look the LU's volume up
+ * anew (the pool may have been reloaded meanwhile). */
+static int relock_lu(void *ctx, vol_t **v)
+{
+	lu_h_t *e = ctx;
+	if (e->dp->evicted || !e->dp->pool) {
+		e->gone = 1;
+		return -ESHUTDOWN;
+	}
+	TRY(resolve(e));
+	if (e->ds->type == DS_SNAPSHOT) {
+		if (!e->svol)
+			TRY(dsl_vol_open(e->dp->dsl, e->ds, &e->svol));
+		*v = e->svol;
+		return 0;
+	}
+	return dsl_vol_open(e->dp->dsl, e->ds, v);
+}
+
 static int be_read(void *h, uint64_t off, uint32_t len, void *buf)
 {
 	lu_h_t *e = h;
 	vol_t *v;
 	TRY(lock_lu(e, &v));
-	int rc = vol_read(v, off, len, buf);
+	int rc = daemon_vol_read(e->dp, &v, relock_lu, e, off, len, buf);
 	daemon_pool_unlock(e->dp);
 	return errno_of(rc);
 }
@@ -522,6 +541,10 @@ static int be_write(void *h, uint64_t off, uint32_t len, const void *buf, int fu
 	int rc = dsl_write_throttle(e->dp->dsl, e->ds, len);
 	if (rc == 0)
 		rc = dsl_vol_open(e->dp->dsl, e->ds, &v); /* a throttle commit may have reopened it */
+	if (rc == 0 && len)
+		daemon_vol_prefetch(e->dp, &v, relock_lu, e, off, len);
+	if (rc == 0 && (e->gone || !e->ds)) /* went away while the partial blocks were read */
+		rc = -ESHUTDOWN;
 	if (rc == 0)
 		rc = vol_write(v, off, len, buf);
 	if (rc == 0 && fua)
