@@ -97,15 +97,17 @@ static int now_readonly(export_t *e)
 	return !strcmp(share_mode(e->dp->dsl, e->ds), "ro") || dsl_readonly(e->dp->dsl, e->ds);
 }
 
-/* With dp->lock held again after an unlocked phase: make e and *v current (after a reload the
- * volume is looked up again). On failure the lock stays held. */
-static int lock_export_relocked(export_t *e, vol_t **v)
+/* With dp->lock held: make e current (after a reload the volume is looked up again) and, if v,
+ * open its volume. On failure the lock stays held. */
+static int export_current(export_t *e, vol_t **v)
 {
 	if (e->dp->evicted || !e->dp->pool) {
 		e->gone = 1;
 		return -ESHUTDOWN;
 	}
 	TRY(resolve(e));
+	if (!v)
+		return 0;
 	if (e->ds->type == DS_SNAPSHOT) {
 		if (!e->svol)
 			TRY(dsl_vol_open(e->dp->dsl, e->ds, &e->svol));
@@ -115,23 +117,17 @@ static int lock_export_relocked(export_t *e, vol_t **v)
 	return dsl_vol_open(e->dp->dsl, e->ds, v);
 }
 
+/* For daemon_vol_read/prefetch: the lock was let go meanwhile. */
+static int relock_export(void *ctx, vol_t **v) { return export_current(ctx, v); }
+
+/* Lock e's pool and make e (and *v, if v) current; unlocked again on failure. */
 static int lock_export(export_t *e, vol_t **v)
 {
-	int rc = daemon_pool_lock(e->dp);
-	if (rc < 0) {
+	if (daemon_pool_lock(e->dp) < 0) {
 		e->gone = 1;
 		return -ESHUTDOWN;
 	}
-	rc = resolve(e);
-	if (rc == 0 && v) {
-		if (e->ds->type == DS_SNAPSHOT) {
-			if (!e->svol)
-				rc = dsl_vol_open(e->dp->dsl, e->ds, &e->svol);
-			*v = e->svol;
-		} else {
-			rc = dsl_vol_open(e->dp->dsl, e->ds, v);
-		}
-	}
+	int rc = export_current(e, v);
 	if (rc < 0)
 		daemon_pool_unlock(e->dp);
 	return rc;
@@ -246,8 +242,6 @@ static void be_close(void *h)
 }
 
 static int errno_of(int rc) { return rc < 0 ? rc : 0; }
-
-static int relock_export(void *ctx, vol_t **v) { return lock_export_relocked(ctx, v); }
 
 static int be_read(void *h, uint64_t off, uint32_t len, void *buf)
 {

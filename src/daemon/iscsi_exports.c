@@ -274,22 +274,37 @@ static int resolve(lu_h_t *e)
 	return 0;
 }
 
+/* With dp->lock held: make e current (after a reload the volume is looked up again) and, if v,
+ * open its volume. On failure the lock stays held. */
+static int lu_current(lu_h_t *e, vol_t **v)
+{
+	if (e->dp->evicted || !e->dp->pool) {
+		e->gone = 1;
+		return -ESHUTDOWN;
+	}
+	TRY(resolve(e));
+	if (!v)
+		return 0;
+	if (e->ds->type == DS_SNAPSHOT) {
+		if (!e->svol)
+			TRY(dsl_vol_open(e->dp->dsl, e->ds, &e->svol));
+		*v = e->svol;
+		return 0;
+	}
+	return dsl_vol_open(e->dp->dsl, e->ds, v);
+}
+
+/* For daemon_vol_read/prefetch: the lock was let go meanwhile. */
+static int relock_lu(void *ctx, vol_t **v) { return lu_current(ctx, v); }
+
+/* Lock e's pool and make e (and *v, if v) current; unlocked again on failure. */
 static int lock_lu(lu_h_t *e, vol_t **v)
 {
 	if (daemon_pool_lock(e->dp) < 0) {
 		e->gone = 1;
 		return -ESHUTDOWN;
 	}
-	int rc = resolve(e);
-	if (rc == 0 && v) {
-		if (e->ds->type == DS_SNAPSHOT) {
-			if (!e->svol)
-				rc = dsl_vol_open(e->dp->dsl, e->ds, &e->svol);
-			*v = e->svol;
-		} else {
-			rc = dsl_vol_open(e->dp->dsl, e->ds, v);
-		}
-	}
+	int rc = lu_current(e, v);
 	if (rc < 0)
 		daemon_pool_unlock(e->dp);
 	return rc;
@@ -487,25 +502,6 @@ static void be_close(void *h)
 }
 
 static int errno_of(int rc) { return rc < 0 ? rc : 0; }
-
-/* With dp locked again after daemon_vol_read/prefetch let go of it: look the LU's volume up
- * anew (the pool may have been reloaded meanwhile). */
-static int relock_lu(void *ctx, vol_t **v)
-{
-	lu_h_t *e = ctx;
-	if (e->dp->evicted || !e->dp->pool) {
-		e->gone = 1;
-		return -ESHUTDOWN;
-	}
-	TRY(resolve(e));
-	if (e->ds->type == DS_SNAPSHOT) {
-		if (!e->svol)
-			TRY(dsl_vol_open(e->dp->dsl, e->ds, &e->svol));
-		*v = e->svol;
-		return 0;
-	}
-	return dsl_vol_open(e->dp->dsl, e->ds, v);
-}
 
 static int be_read(void *h, uint64_t off, uint32_t len, void *buf)
 {
