@@ -6,7 +6,9 @@
 
 #include "cli/cli.h"
 #include "daemon/daemon.h"
+#include "tree/tree.h"
 #include "util/err.h"
+#include "util/strnum.h"
 
 /* `tarn daemon ...` itself, `tarn backup ...`, and TARN_NO_DAEMON=1 never go to a daemon. */
 static int for_daemon(int argc, char **argv)
@@ -21,8 +23,24 @@ static int for_daemon(int argc, char **argv)
 	return !(no && *no && strcmp(no, "0"));
 }
 
+/* TARN_CACHE_SIZE: the indirect-block cache budget of this process (tree_set_cache_size). */
+static void cache_size_from_env(void)
+{
+	const char *e = getenv("TARN_CACHE_SIZE");
+	uint64_t v;
+	if (!e || !*e)
+		return;
+	if (parse_size(e, &v) < 0 || v < (1u << 20)) {
+		terr_clear();
+		fprintf(stderr, "tarn: ignoring TARN_CACHE_SIZE='%s' (a size of at least 1M)\n", e);
+		return;
+	}
+	tree_set_cache_size(v);
+}
+
 int main(int argc, char **argv)
 {
+	cache_size_from_env();
 	if (argc >= 1 && for_daemon(argc, argv)) {
 		cli_iscsi_forward_secrets(argc, argv); /* tarnd does not see our environment */
 		int rc = daemon_forward(argc, argv);

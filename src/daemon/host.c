@@ -64,7 +64,13 @@ int daemon_pool_get(const char *name, daemon_pool_t **out)
 		return terr(ENOMEM, "out of memory");
 	}
 	snprintf(p->name, sizeof(p->name), "%s", name);
-	pthread_mutex_init(&p->lock, NULL);
+	/* held briefly by many I/O workers: spin a little before sleeping (each sleep and wakeup
+	 * costs two context switches, more than most critical sections under it) */
+	pthread_mutexattr_t ma;
+	pthread_mutexattr_init(&ma);
+	pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_ADAPTIVE_NP);
+	pthread_mutex_init(&p->lock, &ma);
+	pthread_mutexattr_destroy(&ma);
 	pthread_cond_init(&p->cond, NULL);
 	p->pool = pool;
 	p->dsl = dsl;

@@ -62,7 +62,9 @@ typedef struct job {
 struct tx {
 	nbd_conn_t *c;
 	pthread_mutex_t lock;
-	pthread_cond_t cond;      /* a job finished or was queued */
+	pthread_cond_t work;      /* a job was queued, or stop (workers wait on it) */
+	pthread_cond_t done;      /* a job finished (the reader waits on it) */
+	int done_waiters;         /* readers waiting on done: no wakeup when none */
 	pthread_mutex_t send_lock;
 	job_t *jobs, *free, *queue, *qtail;
 	int njobs, inflight, big_inflight, failed, stop;
@@ -432,7 +434,8 @@ static void job_done(tx_t *tx, job_t *j, int rc)
 		tx->big_inflight--;
 	j->next = tx->free;
 	tx->free = j;
-	pthread_cond_broadcast(&tx->cond);
+	if (tx->done_waiters)
+		pthread_cond_signal(&tx->done); /* only the reader ever waits on it */
 	pthread_mutex_unlock(&tx->lock);
 }
 
@@ -442,7 +445,7 @@ static void *worker(void *arg)
 	for (;;) {
 		pthread_mutex_lock(&tx->lock);
 		while (!tx->queue && !tx->stop)
-			pthread_cond_wait(&tx->cond, &tx->lock);
+			pthread_cond_wait(&tx->work, &tx->lock);
 		job_t *j = tx->queue;
 		if (!j) { /* stop, and nothing left to run */
 			pthread_mutex_unlock(&tx->lock);
@@ -460,8 +463,10 @@ static void *worker(void *arg)
 static job_t *take_job(tx_t *tx, int big)
 {
 	pthread_mutex_lock(&tx->lock);
+	tx->done_waiters++;
 	while (!tx->failed && (!tx->free || (big && tx->big_inflight)))
-		pthread_cond_wait(&tx->cond, &tx->lock);
+		pthread_cond_wait(&tx->done, &tx->lock);
+	tx->done_waiters--;
 	job_t *j = tx->failed ? NULL : tx->free;
 	if (j) {
 		tx->free = j->next;
@@ -489,7 +494,7 @@ static void submit(tx_t *tx, job_t *j)
 	else
 		tx->queue = j;
 	tx->qtail = j;
-	pthread_cond_signal(&tx->cond);
+	pthread_cond_signal(&tx->work);
 	pthread_mutex_unlock(&tx->lock);
 }
 
@@ -498,8 +503,10 @@ static void submit(tx_t *tx, job_t *j)
 static int drain(tx_t *tx, int mine)
 {
 	pthread_mutex_lock(&tx->lock);
+	tx->done_waiters++;
 	while (tx->inflight > mine)
-		pthread_cond_wait(&tx->cond, &tx->lock);
+		pthread_cond_wait(&tx->done, &tx->lock);
+	tx->done_waiters--;
 	int rc = tx->failed;
 	pthread_mutex_unlock(&tx->lock);
 	return rc;
@@ -576,7 +583,8 @@ int nbd_transmit(nbd_conn_t *c)
 	tx->c = c;
 	tx->njobs = nw;
 	pthread_mutex_init(&tx->lock, NULL);
-	pthread_cond_init(&tx->cond, NULL);
+	pthread_cond_init(&tx->work, NULL);
+	pthread_cond_init(&tx->done, NULL);
 	pthread_mutex_init(&tx->send_lock, NULL);
 	for (int i = nw - 1; i >= 0; i--) {
 		tx->jobs[i].c = c;
@@ -596,7 +604,7 @@ int nbd_transmit(nbd_conn_t *c)
 	int wrc = drain(tx, 0); /* every request read is answered before the connection ends */
 	pthread_mutex_lock(&tx->lock);
 	tx->stop = 1;
-	pthread_cond_broadcast(&tx->cond);
+	pthread_cond_broadcast(&tx->work);
 	pthread_mutex_unlock(&tx->lock);
 	for (int i = 0; i < tx->nthreads; i++)
 		pthread_join(tx->threads[i], NULL);
@@ -604,7 +612,8 @@ int nbd_transmit(nbd_conn_t *c)
 		free(tx->jobs[i].buf);
 	free(tx->jobs);
 	pthread_mutex_destroy(&tx->lock);
-	pthread_cond_destroy(&tx->cond);
+	pthread_cond_destroy(&tx->work);
+	pthread_cond_destroy(&tx->done);
 	pthread_mutex_destroy(&tx->send_lock);
 	free(tx);
 	if (wrc < 0 && rc >= 0)

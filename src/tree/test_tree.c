@@ -230,6 +230,17 @@ int main(void)
 	tree_close(&t);
 	tree_open(&t, p, &saved, NULL, NULL, COMP_OFF, 0);
 	ok(verify(&t, 0, MAXB), "a fresh read-only handle reads everything");
+	ok(t.nnodes > 100, "with the default cache budget its %llu indirect blocks stay cached",
+	   (unsigned long long)t.nnodes);
+	/* the process-wide cache budget bounds what a tree keeps (each tree may keep 64 nodes) */
+	uint64_t def = tree_cache_size();
+	tree_set_cache_size(1);
+	ok(tree_cache_size() < (2u << 20), "a tiny budget is raised to its minimum (%llu bytes)",
+	   (unsigned long long)tree_cache_size());
+	int again = verify(&t, 0, MAXB);
+	ok(again && t.nnodes <= 64 + 2, "reading everything again keeps %llu nodes (<= 66)",
+	   (unsigned long long)t.nnodes);
+	tree_set_cache_size(def);
 	ok(tree_dirty(&t, 0, &b) == -EROFS && tree_punch(&t, 0, 1) == -EROFS && tree_sync(&t) == -EROFS,
 	   "read-only handle refuses changes");
 	tree_close(&t);

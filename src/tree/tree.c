@@ -7,9 +7,14 @@
 #include "util/compress.h"
 #include "util/err.h"
 
-/* Clean indirect blocks kept in memory per open tree: a node is ~16 KiB decoded (256 block
- * pointers), so this bounds the cache at about 8 MiB per tree, over any amount of I/O. */
-#define TREE_CACHE_NODES 512
+/* Decoded indirect blocks are cached in memory, within one process-wide budget (what ZFS's ARC
+ * does for metadata): a random read then costs one data block read, not also an indirect one.
+ * Every open tree may keep TREE_CACHE_MIN_NODES whatever the budget; past it, a tree that is
+ * used evicts its own clean level-1 nodes while the total is over budget. */
+#define TREE_CACHE_MIN_NODES 64
+#define TREE_CACHE_DEFAULT (64ull << 20)
+static _Atomic uint64_t cache_budget_nodes; /* 0: not set yet (the default) */
+static _Atomic uint64_t cache_total_nodes;
 
 struct dirty_blk {
 	avl_node_t node;
@@ -26,6 +31,41 @@ struct tnode {
 	int ref; /* used since the clock hand last passed */
 	bp_t kids[TREE_FANOUT];
 };
+
+void tree_set_cache_size(uint64_t bytes)
+{
+	uint64_t n = bytes / sizeof(struct tnode);
+	cache_budget_nodes = n > TREE_CACHE_MIN_NODES ? n : TREE_CACHE_MIN_NODES;
+}
+
+uint64_t tree_cache_size(void)
+{
+	if (!cache_budget_nodes)
+		tree_set_cache_size(TREE_CACHE_DEFAULT);
+	return cache_budget_nodes * sizeof(struct tnode);
+}
+
+/* Is t over its share: more than its minimum while the process is over budget? */
+static int over_budget(const tree_t *t, uint64_t slack)
+{
+	if (!cache_budget_nodes)
+		tree_set_cache_size(TREE_CACHE_DEFAULT);
+	return t->nnodes > TREE_CACHE_MIN_NODES && cache_total_nodes + slack > cache_budget_nodes;
+}
+
+static void node_added(tree_t *t)
+{
+	t->nnodes++;
+	cache_total_nodes++;
+}
+
+static void node_removed(tree_t *t, struct tnode *n)
+{
+	avl_remove(&t->nodes, &n->node);
+	free(n);
+	t->nnodes--;
+	cache_total_nodes--;
+}
 
 static int dirty_cmp(const avl_node_t *a, const avl_node_t *b)
 {
@@ -79,11 +119,8 @@ void tree_close(tree_t *t)
 {
 	avl_node_t *n;
 	drop_dirty(t);
-	while ((n = avl_first(&t->nodes))) {
-		avl_remove(&t->nodes, n);
-		free(avl_entry(n, struct tnode, node));
-	}
-	t->nnodes = 0;
+	while ((n = avl_first(&t->nodes)))
+		node_removed(t, avl_entry(n, struct tnode, node));
 }
 
 void tree_trim_cache(tree_t *t)
@@ -92,11 +129,8 @@ void tree_trim_cache(tree_t *t)
 	while (n) {
 		avl_node_t *next = avl_next(n);
 		struct tnode *tn = avl_entry(n, struct tnode, node);
-		if (!tn->dirty) {
-			avl_remove(&t->nodes, n);
-			free(tn);
-			t->nnodes--;
-		}
+		if (!tn->dirty)
+			node_removed(t, tn);
 		n = next;
 	}
 }
@@ -179,7 +213,7 @@ static int get_node(tree_t *t, int level, uint64_t idx, struct tnode **out)
 		return rc;
 	}
 	avl_insert(&t->nodes, &n->node);
-	t->nnodes++;
+	node_added(t);
 	*out = n;
 	return 0;
 }
@@ -193,12 +227,12 @@ static int get_node(tree_t *t, int level, uint64_t idx, struct tnode **out)
 #define TREE_CACHE_BATCH 16
 static void bound_cache(tree_t *t)
 {
-	if (t->nnodes <= TREE_CACHE_NODES)
+	if (!over_budget(t, 0))
 		return;
 	struct tnode key = { .level = t->hand_level, .idx = t->hand_idx };
 	avl_node_t *n = avl_lower_bound(&t->nodes, &key.node);
 	uint64_t visited = 0, limit = 2 * t->nnodes + 2;
-	while (t->nnodes > TREE_CACHE_NODES - TREE_CACHE_BATCH && visited++ < limit) {
+	while (over_budget(t, TREE_CACHE_BATCH) && visited++ < limit) {
 		if (!n)
 			n = avl_first(&t->nodes);
 		if (!n)
@@ -209,9 +243,7 @@ static void bound_cache(tree_t *t)
 			if (tn->ref) {
 				tn->ref = 0;
 			} else {
-				avl_remove(&t->nodes, n);
-				free(tn);
-				t->nnodes--;
+				node_removed(t, tn);
 			}
 		}
 		n = next;
@@ -224,7 +256,7 @@ static void bound_cache(tree_t *t)
 		t->hand_level = 0;
 		t->hand_idx = 0;
 	}
-	if (t->nnodes > TREE_CACHE_NODES) /* only dirty or upper nodes left: the old way */
+	if (over_budget(t, 0)) /* only dirty or upper nodes left: the old way */
 		tree_trim_cache(t);
 }
 
@@ -317,7 +349,7 @@ static int grow_to(tree_t *t, uint64_t blkid)
 		for (unsigned i = 1; i < TREE_FANOUT; i++)
 			n->kids[i].birth = 0;
 		avl_insert(&t->nodes, &n->node);
-		t->nnodes++;
+		node_added(t);
 		t->phys.levels++;
 		memset(&t->phys.root, 0, sizeof(bp_t));
 		t->phys.root.birth = n->kids[0].birth;

@@ -109,5 +109,10 @@ int tree_walk_tolerant(pool_t *p, const tree_phys_t *ph, uint64_t min_birth, tre
 
 /* Drop cached clean indirect blocks (memory bound). */
 void tree_trim_cache(tree_t *t);
+/* The process-wide budget for cached indirect blocks of all open trees (default 64 MiB; each
+ * open tree may keep a few nodes beyond it), and what it is. Set it before trees are used;
+ * lowering it later takes effect as trees are used. */
+void tree_set_cache_size(uint64_t bytes);
+uint64_t tree_cache_size(void);
 
 #endif
