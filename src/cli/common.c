@@ -15,7 +15,7 @@ static int open_in_daemon(const char *name, cli_pool_t *cp, int flags)
 {
 	daemon_pool_t *dp;
 	TRY(daemon_pool_get(name, &dp));
-	int rc = daemon_pool_lock(dp);
+	int rc = daemon_pool_lock_settled(dp);
 	if (rc < 0) {
 		daemon_pool_put(dp);
 		return rc;

@@ -51,7 +51,8 @@ void daemon_sync_all(void)
 		return;
 	for (int i = 0; i < n; i++) {
 		if (daemon_pool_lock(v[i]) == 0) {
-			if (!v[i]->pool->suspended && dsl_dirty_bytes(v[i]->dsl) > 0 && daemon_pool_commit(v[i]) < 0)
+			if (!v[i]->pool->suspended && !v[i]->syncing && dsl_dirty_bytes(v[i]->dsl) > 0 &&
+			    daemon_pool_sync(v[i]) < 0)
 				daemon_log("pool '%s': background commit failed: %s", v[i]->name, terr_msg());
 			daemon_pool_unlock(v[i]);
 		}
@@ -156,6 +157,10 @@ int daemon_main(const daemon_opts_t *o)
 		fprintf(stderr, "tarn daemon: %s\n", terr_msg());
 		status = 1;
 	}
+	if (status == 0 && daemon_sync_start(o->txg_timeout) < 0) {
+		fprintf(stderr, "tarn daemon: %s\n", terr_msg());
+		status = 1;
+	}
 	if (status == 0) {
 		daemon_log("ready: control socket %s", daemon_socket_path());
 		unsigned timeout = o->txg_timeout ? o->txg_timeout : 5;
@@ -170,11 +175,11 @@ int daemon_main(const daemon_opts_t *o)
 				daemon_iscsi_changed();
 				continue;
 			}
-			daemon_sync_all();
 			daemon_iscsi_changed();
 		}
 	}
 	daemon_stopping = 1; /* commands waiting on pipes give up */
+	daemon_sync_stop();
 	daemon_exports_stop();
 	daemon_iscsi_stop();
 	ctl_stop();

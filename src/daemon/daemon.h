@@ -31,6 +31,8 @@ typedef struct daemon_pool {
 	int evicted;          /* exported or destroyed by a command: gone from the table */
 	int refs;             /* references (table lock) */
 	uint64_t commits;     /* txgs committed by the daemon (sync thread, flushes, commands) */
+	int syncing;          /* a commit runs with the lock let go (daemon_pool_sync): only
+			       * volume I/O may use the pool meanwhile */
 	struct daemon_pool *next;
 } daemon_pool_t;
 
@@ -41,10 +43,18 @@ int daemon_active(void);
  * Returns it referenced, not locked; -ENOENT "no such pool", or the import's error. */
 int daemon_pool_get(const char *name, daemon_pool_t **out);
 void daemon_pool_put(daemon_pool_t *dp);
-/* Lock for use: waits while the pool is poisoned with users left, reloads it once they are
- * gone. Fails (unlocked) with -ENOENT when the pool was evicted, -EIO when it cannot be
- * reloaded. */
+/* Lock for volume I/O: waits while the pool is poisoned with users left, reloads it once they
+ * are gone. Fails (unlocked) with -ENOENT when the pool was evicted, -EIO when it cannot be
+ * reloaded. A background commit may be running (dp->syncing) while the lock is held this way. */
 int daemon_pool_lock(daemon_pool_t *dp);
+/* Lock for anything else (commands, streams taking the lock back): as daemon_pool_lock, and
+ * also waits until no background commit is running. */
+int daemon_pool_lock_settled(daemon_pool_t *dp);
+/* With dp locked for volume I/O: commit the open txg, letting the lock go while data blocks
+ * are written (after waiting for a commit already running). Volume pointers the caller holds
+ * must be looked up again afterwards. */
+int daemon_pool_sync(daemon_pool_t *dp);
+
 void daemon_pool_unlock(daemon_pool_t *dp);
 /* A command begins / ends using the (locked) pool. begin commits data that NBD clients wrote
  * so that a failed command can throw its own changes away without losing theirs. end with
@@ -73,6 +83,16 @@ FILE *daemon_stream_fdopen(int fd, const char *mode, daemon_pool_t *dp);
  * daemon_vol_prefetch: before a write, read its partial first/last blocks the same way and
  * install them as dirty data, so the write's read-modify-write needs no read under the lock. */
 typedef int (*daemon_relock_fn)(void *ctx, vol_t **v);
+/* With dp locked for volume I/O, before buffering `bytes` more dirty data: waits (or commits)
+ * while the pool's dirty data is at its limit, and asks the sync thread for a commit once half
+ * of it is buffered. If the lock was let go, relock(ctx, v) looks the volume up again (its
+ * failure is returned). */
+int daemon_write_throttle(daemon_pool_t *dp, uint64_t bytes, daemon_relock_fn relock, void *ctx, vol_t **v);
+/* The sync thread (sync.c): commits every pool with dirty data every `timeout` seconds, and
+ * when a writer asks (daemon_sync_kick). stop commits nothing itself. */
+int daemon_sync_start(unsigned timeout);
+void daemon_sync_kick(void);
+void daemon_sync_stop(void);
 int daemon_vol_read(daemon_pool_t *dp, vol_t **v, daemon_relock_fn relock, void *ctx, uint64_t off, uint32_t len,
 		    void *buf);
 void daemon_vol_prefetch(daemon_pool_t *dp, vol_t **v, daemon_relock_fn relock, void *ctx, uint64_t off,

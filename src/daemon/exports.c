@@ -258,7 +258,7 @@ static int commit_now(export_t *e)
 {
 	if (dsl_dirty_bytes(e->dp->dsl) == 0)
 		return 0;
-	int rc = daemon_pool_commit(e->dp);
+	int rc = daemon_pool_sync(e->dp);
 	return rc < 0 ? -EIO : 0;
 }
 
@@ -269,9 +269,9 @@ static int be_write(void *h, uint64_t off, uint32_t len, const void *buf, int fu
 	if (e->readonly)
 		return -EPERM;
 	TRY(lock_export(e, &v));
-	int rc = now_readonly(e) ? -EPERM : dsl_write_throttle(e->dp->dsl, e->ds, len);
+	int rc = now_readonly(e) ? -EPERM : daemon_write_throttle(e->dp, len, relock_export, e, &v);
 	if (rc == 0)
-		rc = dsl_vol_open(e->dp->dsl, e->ds, &v); /* a throttle commit may have reopened it */
+		rc = dsl_write_room(e->dp->dsl, e->ds, len);
 	if (rc == 0 && len)
 		daemon_vol_prefetch(e->dp, &v, relock_export, e, off, len);
 	if (rc == 0 && (e->gone || !e->ds)) /* went away while we were reading */
@@ -304,9 +304,9 @@ static int zero_range(export_t *e, uint64_t off, uint32_t len, int trim_only, in
 		if (a < b)
 			rc = vol_zero(v, a, b - a);
 	} else {
-		rc = dsl_write_throttle(e->dp->dsl, e->ds, 2 * bs); /* at most two partial blocks */
+		rc = daemon_write_throttle(e->dp, 2 * bs, relock_export, e, &v); /* at most two partial blocks */
 		if (rc == 0)
-			rc = dsl_vol_open(e->dp->dsl, e->ds, &v);
+			rc = dsl_write_room(e->dp->dsl, e->ds, 2 * bs);
 		if (rc == 0)
 			rc = vol_zero(v, off, len);
 	}

@@ -136,10 +136,10 @@ static int reload(daemon_pool_t *dp)
 	return rc;
 }
 
-int daemon_pool_lock(daemon_pool_t *dp)
+static int lock_waiting(daemon_pool_t *dp, int settled)
 {
 	pthread_mutex_lock(&dp->lock);
-	while (dp->poisoned && dp->users > 0)
+	while ((dp->poisoned && (dp->users > 0 || dp->syncing)) || (settled && dp->syncing))
 		pthread_cond_wait(&dp->cond, &dp->lock);
 	if (dp->poisoned)
 		reload(dp);
@@ -150,10 +150,59 @@ int daemon_pool_lock(daemon_pool_t *dp)
 	return 0;
 }
 
+int daemon_pool_lock(daemon_pool_t *dp) { return lock_waiting(dp, 0); }
+int daemon_pool_lock_settled(daemon_pool_t *dp) { return lock_waiting(dp, 1); }
+
 void daemon_pool_unlock(daemon_pool_t *dp) { pthread_mutex_unlock(&dp->lock); }
+
+static void sync_unlock(void *arg) { pthread_mutex_unlock(&((daemon_pool_t *)arg)->lock); }
+static void sync_lock(void *arg) { pthread_mutex_lock(&((daemon_pool_t *)arg)->lock); }
+
+int daemon_pool_sync(daemon_pool_t *dp)
+{
+	while (dp->syncing)
+		pthread_cond_wait(&dp->cond, &dp->lock);
+	if (dp->poisoned || !dp->dsl)
+		return terr(EIO, "pool '%s' is being reloaded after a failed command", dp->name);
+	if (dp->pool->suspended)
+		return terr(EIO, "pool '%s': I/O is suspended after an earlier error", dp->name);
+	const dsl_unlock_t ul = { sync_unlock, sync_lock, dp };
+	dp->syncing = 1;
+	int rc = dsl_commit_ex(dp->dsl, &ul);
+	dp->syncing = 0;
+	if (rc == 0)
+		dp->commits++;
+	pthread_cond_broadcast(&dp->cond);
+	return rc;
+}
+
+int daemon_write_throttle(daemon_pool_t *dp, uint64_t bytes, daemon_relock_fn relock, void *ctx, vol_t **v)
+{
+	uint64_t max = dsl_dirty_max();
+	int waited = 0, rc = 0;
+	while (dsl_dirty_bytes(dp->dsl) + bytes > max && dsl_dirty_bytes(dp->dsl) > 0) {
+		if (dp->syncing)
+			pthread_cond_wait(&dp->cond, &dp->lock); /* the running commit frees room */
+		else if ((rc = daemon_pool_sync(dp)) < 0)
+			break;
+		waited = 1;
+		if (!dp->dsl) /* evicted or reloaded meanwhile: relock says what became of us */
+			break;
+	}
+	if (waited) {
+		int r = relock(ctx, v);
+		if (rc == 0)
+			rc = r;
+	}
+	if (rc == 0 && !dp->syncing && dsl_dirty_bytes(dp->dsl) + bytes > max / 2)
+		daemon_sync_kick();
+	return rc;
+}
 
 int daemon_pool_commit(daemon_pool_t *dp)
 {
+	if (dp->syncing) /* never: commands lock settled */
+		return terr(EBUSY, "pool '%s': a background commit is running", dp->name);
 	if (dp->poisoned)
 		return terr(EIO, "pool '%s' is being reloaded after a failed command", dp->name);
 	int rc = dsl_commit(dp->dsl);
@@ -233,6 +282,8 @@ void daemon_pools_close_all(void)
 		if (!p)
 			return;
 		pthread_mutex_lock(&p->lock);
+		while (p->syncing)
+			pthread_cond_wait(&p->cond, &p->lock);
 		if (p->pool && !p->poisoned && !p->pool->suspended && dsl_dirty_bytes(p->dsl) > 0 &&
 		    daemon_pool_commit(p) < 0)
 			daemon_log("pool '%s': final commit failed: %s", p->name, terr_msg());

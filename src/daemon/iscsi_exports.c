@@ -10,7 +10,7 @@
  *
  * A session's open LU (a handle) does the same for its own dataset, and answers `gone` once
  * the LU was deleted, its view removed (the LUN no longer maps to it), or its pool left. Data
- * paths mirror exports.c: the pool lock for each request, dsl_write_throttle before buffering,
+ * paths mirror exports.c: the pool lock for each request, daemon_write_throttle before buffering,
  * FUA and SYNCHRONIZE CACHE commit the txg, UNMAP zeroes (whole blocks become holes). */
 #include "daemon/daemon.h"
 
@@ -517,7 +517,7 @@ static int commit_now(lu_h_t *e)
 {
 	if (dsl_dirty_bytes(e->dp->dsl) == 0)
 		return 0;
-	return daemon_pool_commit(e->dp) < 0 ? -EIO : 0;
+	return daemon_pool_sync(e->dp) < 0 ? -EIO : 0;
 }
 
 /* With e locked: writes are refused once the volume became read-only (readonly=on). */
@@ -534,9 +534,9 @@ static int be_write(void *h, uint64_t off, uint32_t len, const void *buf, int fu
 		daemon_pool_unlock(e->dp);
 		return -EPERM;
 	}
-	int rc = dsl_write_throttle(e->dp->dsl, e->ds, len);
+	int rc = daemon_write_throttle(e->dp, len, relock_lu, e, &v);
 	if (rc == 0)
-		rc = dsl_vol_open(e->dp->dsl, e->ds, &v); /* a throttle commit may have reopened it */
+		rc = dsl_write_room(e->dp->dsl, e->ds, len);
 	if (rc == 0 && len)
 		daemon_vol_prefetch(e->dp, &v, relock_lu, e, off, len);
 	if (rc == 0 && (e->gone || !e->ds)) /* went away while the partial blocks were read */
@@ -563,9 +563,9 @@ static int be_unmap(void *h, uint64_t off, uint64_t len)
 	/* whole blocks become holes; the partial ones at either end are zero-filled (UNMAP
 	 * promises zeros afterwards: LBPRZ) */
 	uint64_t bs = v->tree.phys.dblksz;
-	int rc = dsl_write_throttle(e->dp->dsl, e->ds, 2 * bs);
+	int rc = daemon_write_throttle(e->dp, 2 * bs, relock_lu, e, &v);
 	if (rc == 0)
-		rc = dsl_vol_open(e->dp->dsl, e->ds, &v);
+		rc = dsl_write_room(e->dp->dsl, e->ds, 2 * bs);
 	if (rc == 0)
 		rc = vol_zero(v, off, len);
 	daemon_pool_unlock(e->dp);

@@ -43,6 +43,8 @@ static int wait_ready(struct dstream *s, short events)
 static int relock(struct dstream *s)
 {
 	pthread_mutex_lock(&s->dp->lock);
+	while (s->dp->syncing) /* a command goes on only once a background commit is over */
+		pthread_cond_wait(&s->dp->cond, &s->dp->lock);
 	if (s->dp->gen != s->gen) {
 		errno = ESTALE;
 		return -1;

@@ -396,18 +396,129 @@ int dsl_history_read(dsl_t *d, char **out)
 	return 0;
 }
 
-int dsl_commit(dsl_t *d)
+int dsl_commit(dsl_t *d) { return dsl_commit_ex(d, NULL); }
+
+/* A frozen data block on its way to disk. */
+struct wjob {
+	tree_t *t;
+	tree_frozen_t f;
+	pool_wblk_t w;
+	int hole;
+};
+
+#define COMMIT_CHUNK (16u << 20) /* data bytes prepared and written per unlocked phase */
+
+/* Write the frozen blocks of jobs [0, n): prepare (unlocked), then pool_wblks_commit, a chunk
+ * at a time. Returns with the lock held. */
+static int write_frozen(dsl_t *d, struct wjob *jobs, size_t n, const dsl_unlock_t *ul)
+{
+	pool_t *p = d->pool;
+	uint64_t txg = pool_open_txg(p);
+	pool_wblk_t **w = malloc((n ? n : 1) * sizeof(*w));
+	if (!w)
+		return terr(ENOMEM, "out of memory");
+	int rc = 0;
+	for (size_t first = 0; first < n && rc == 0;) {
+		size_t end = first;
+		for (uint64_t bytes = 0; end < n && bytes < COMMIT_CHUNK; end++)
+			bytes += jobs[end].t->phys.dblksz;
+		pool_unlock(ul);
+		size_t nw = 0;
+		for (size_t i = first; i < end && rc == 0; i++) {
+			int k = tree_frozen_prepare(jobs[i].t, &jobs[i].f, txg, &jobs[i].w);
+			jobs[i].hole = k == 1;
+			if (k == 0)
+				w[nw++] = &jobs[i].w;
+			rc = k < 0 ? k : 0;
+		}
+		pool_relock(ul);
+		if (rc == 0) /* the last chunk is made durable here, not under the lock */
+			rc = pool_wblks_commit(p, w, nw, ul, end == n);
+		for (size_t i = 0; i < nw; i++)
+			pool_wblk_free(w[i]);
+		first = end;
+	}
+	free(w);
+	return rc;
+}
+
+/* Freeze every dirty volume, write the frozen data blocks (without the lock if ul), install
+ * their pointers. With the lock held on return; on failure the frozen blocks are dirty again. */
+static int sync_vols_frozen(dsl_t *d, const dsl_unlock_t *ul)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < d->nds; i++) {
+		tree_t *t = d->ds[i]->vol ? &d->ds[i]->vol->tree : NULL;
+		if (t && t->dirty_count) {
+			TRY(tree_freeze(t));
+			n += t->frozen.count;
+		}
+	}
+	struct wjob *jobs = calloc(n ? n : 1, sizeof(*jobs));
+	tree_frozen_t *fl = NULL;
+	int rc = jobs ? 0 : terr(ENOMEM, "out of memory");
+	size_t k = 0;
+	for (size_t i = 0; rc == 0 && i < d->nds; i++) {
+		tree_t *t = d->ds[i]->vol ? &d->ds[i]->vol->tree : NULL;
+		size_t m = t ? t->frozen.count : 0;
+		if (!m)
+			continue;
+		tree_frozen_t *nfl = realloc(fl, m * sizeof(*fl));
+		if (!nfl) {
+			rc = terr(ENOMEM, "out of memory");
+			break;
+		}
+		fl = nfl;
+		tree_frozen_list(t, fl, m);
+		for (size_t j = 0; j < m; j++)
+			jobs[k++] = (struct wjob){ .t = t, .f = fl[j] };
+	}
+	free(fl);
+	if (rc == 0)
+		rc = write_frozen(d, jobs, n, ul);
+	/* install, one tree at a time (jobs of a tree are contiguous and in block order) */
+	bp_t *bps = rc == 0 ? malloc((n ? n : 1) * sizeof(*bps)) : NULL;
+	if (rc == 0 && !bps)
+		rc = terr(ENOMEM, "out of memory");
+	for (size_t i = 0; rc == 0 && i < n;) {
+		size_t j = i;
+		for (; j < n && jobs[j].t == jobs[i].t; j++)
+			bps[j - i] = jobs[j].hole ? (bp_t){ 0 } : jobs[j].w.bp;
+		rc = tree_install(jobs[i].t, bps, j - i);
+		i = j;
+	}
+	free(bps);
+	free(jobs);
+	if (rc < 0)
+		for (size_t i = 0; i < d->nds; i++)
+			if (d->ds[i]->vol)
+				tree_unfreeze(&d->ds[i]->vol->tree);
+	return rc;
+}
+
+int dsl_commit_ex(dsl_t *d, const dsl_unlock_t *ul)
 {
 	if (d->abandoned)
 		return terr(EIO, "pool state was abandoned after a failed command (it is being reloaded)");
-	TRY(sync_vols(d));
+	if (d->pool->suspended)
+		return terr(EIO, "pool I/O is suspended after an earlier error; nothing was committed");
+	uint64_t changes = d->changes; /* what this commit holds: nothing changes but volume data
+					* while the lock is let go */
+	TRY(sync_vols_frozen(d, ul));
+	for (size_t i = 0; i < d->nds; i++) {
+		dsl_ds_t *ds = d->ds[i];
+		if (ds->vol && ds->vol->tree.nnodes) {
+			TRY(tree_sync_indirect(&ds->vol->tree, ul));
+			ds->tree = ds->vol->tree.phys;
+		}
+	}
 	for (size_t i = 0; i < d->nds; i++)
 		TRY(dl_sync(d->pool, &d->ds[i]->dl));
 	TRY(history_sync(d));
 	bp_t root;
 	TRY(catalog_save(d, &root));
 	TRY(pool_commit(d->pool, &root));
-	d->committed_changes = d->changes;
+	d->committed_changes = changes;
 	return 0;
 }
 
@@ -424,7 +535,7 @@ __thread uint64_t dsl_thread_changes;
 
 uint64_t dsl_dirty_bytes(const dsl_t *d) { return dirty_total(d); }
 
-static uint64_t dirty_max(void)
+uint64_t dsl_dirty_max(void)
 {
 	static uint64_t m;
 	if (!m) { /* TARN_DIRTY_MAX: bytes, with suffixes (64M) */
@@ -439,8 +550,13 @@ static uint64_t dirty_max(void)
 
 int dsl_write_throttle(dsl_t *d, dsl_ds_t *ds, uint64_t bytes)
 {
-	if (dirty_total(d) + bytes > dirty_max())
+	if (dirty_total(d) + bytes > dsl_dirty_max())
 		TRY(dsl_commit(d));
+	return dsl_write_room(d, ds, bytes);
+}
+
+int dsl_write_room(dsl_t *d, dsl_ds_t *ds, uint64_t bytes)
+{
 	dsl_space_t s;
 	dsl_space(d, ds, &s);
 	uint64_t mine = ds->vol ? vol_dirty_bytes(ds->vol) : 0;

@@ -121,6 +121,15 @@ static inline void dsl_changed(dsl_t *d)
 uint64_t dsl_dirty_bytes(const dsl_t *d);
 /* Sync dirty volumes, write the catalog, commit the txg. */
 int dsl_commit(dsl_t *d);
+/* The owner's lock, for a commit that lets it go while it compresses, checksums and writes the
+ * data blocks (tarnd: block I/O goes on meanwhile, new writes land in the next txg; see
+ * tree_freeze). unlock/lock release and retake it. While they are released the caller's other
+ * threads may only read and write volume data (vol_read/vol_write/vol_zero and tree peeks):
+ * nothing else of the dsl or pool, and no other commit. */
+typedef pool_unlock_t dsl_unlock_t;
+/* dsl_commit, with the lock let go around the data block work when ul is not NULL (and the
+ * pool is not under write fault injection). On failure frozen blocks are dirty again. */
+int dsl_commit_ex(dsl_t *d, const dsl_unlock_t *ul);
 
 /* Look up by full name; NULL (with an OpenZFS-style message) if missing. */
 dsl_ds_t *dsl_lookup(dsl_t *d, const char *name);
@@ -188,6 +197,10 @@ int dsl_set_volsize(dsl_t *d, dsl_ds_t *ds, uint64_t size);
 /* Before buffering `bytes` more dirty data into ds: -ENOSPC if it cannot fit. Commits a txg
  * when the dirty data of the open txg exceeds the dirty limit. */
 int dsl_write_throttle(dsl_t *d, dsl_ds_t *ds, uint64_t bytes);
+/* The throttle's parts, for a caller that commits by itself (tarnd): the dirty limit
+ * (TARN_DIRTY_MAX, default 64 MiB), and -ENOSPC if `bytes` more dirty data cannot fit in ds. */
+uint64_t dsl_dirty_max(void);
+int dsl_write_room(dsl_t *d, dsl_ds_t *ds, uint64_t bytes);
 
 /* Properties. get: the effective value and where it comes from (source_ds = the dataset it is
  * set on; NULL means the default). Returns 0, or -ENOENT if unset anywhere and no default. */

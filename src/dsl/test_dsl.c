@@ -25,6 +25,32 @@ static uint64_t rnd(void)
 }
 
 static uint8_t *m_head, *m_snap, *m_clone, *tmp;
+static int scribble(vol_t *v, uint8_t *model, int n, uint64_t maxlen);
+
+/* While a commit has let the lock go: write and zero (into the next txg), then check every
+ * byte of the volume against the model. */
+struct mid {
+	vol_t *v;
+	uint8_t *model;
+	int unlocks, locks, bad;
+};
+static void mid_unlock(void *arg)
+{
+	struct mid *m = arg;
+	m->unlocks++;
+	if (scribble(m->v, m->model, 8, 50000) < 0)
+		m->bad++;
+	uint64_t z = (rnd() % (VS / VBS - 4)) * VBS + 100; /* unaligned: partial blocks and whole ones */
+	if (vol_zero(m->v, z, 3 * VBS) < 0)
+		m->bad++;
+	memset(m->model + z, 0, 3 * VBS);
+	uint8_t *buf = malloc(MIB);
+	for (uint64_t off = 0; buf && off < VS; off += MIB)
+		if (vol_read(m->v, off, MIB, buf) < 0 || memcmp(buf, m->model + off, MIB))
+			m->bad++;
+	free(buf);
+}
+static void mid_lock(void *arg) { ((struct mid *)arg)->locks++; }
 
 static vol_t *vopen(dsl_t *d, const char *name)
 {
@@ -161,6 +187,19 @@ int main(void)
 	is_int(vol_write(v, VS - 10, 11, tmp), -EINVAL, "write past the end: EINVAL");
 	is_int(vol_read(v, VS, 1, tmp), -EINVAL, "read past the end: EINVAL");
 	ok(dsl_commit(d) == 0 && same(d, "tp/vol", m_head), "commit; reads match");
+
+	/* a commit that lets the owner's lock go (tarnd's background commit): volume writes,
+	 * zeroing and reads while it writes land in the next txg and read back meanwhile */
+	ok(scribble(v, m_head, 40, 100000) == 0, "40 more writes (to be committed with the lock let go)");
+	struct mid mc = { .v = v, .model = m_head };
+	const dsl_unlock_t ul = { mid_unlock, mid_lock, &mc };
+	uint64_t txg0 = p->txg;
+	ok(dsl_commit_ex(d, &ul) == 0 && p->txg == txg0 + 1, "commit with the lock let go: one txg");
+	ok(mc.unlocks >= 3 && mc.unlocks == mc.locks && mc.bad == 0,
+	   "let go %d times (data, each indirect level); reads matched the model every time", mc.unlocks);
+	ok(dsl_dirty_bytes(d) > 0, "the writes made meanwhile are dirty for the next txg");
+	ok(same(d, "tp/vol", m_head), "reads match after it");
+	ok(dsl_commit(d) == 0 && dsl_dirty_bytes(d) == 0 && same(d, "tp/vol", m_head), "the next commit takes them");
 	dsl_ds_t *vol = dsl_lookup(d, "tp/vol");
 	uint64_t walked = 0;
 	ok(tree_walk(p, &vol->tree, 0, 0, sum_cb, &walked) == 0 && walked == vol->referenced,

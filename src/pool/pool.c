@@ -355,11 +355,12 @@ static int suspend(pool_t *p, int rc)
 	return rc;
 }
 
-int pool_write_block(pool_t *p, enum bp_type type, int level, const void *data, uint32_t lsize,
-		     int comp, int cksum_type, bp_t *bp)
+int pool_wblk_prepare(enum bp_type type, int level, const void *data, uint32_t lsize, int comp, int cksum_type,
+		      uint64_t birth, pool_wblk_t *w)
 {
+	memset(w, 0, sizeof(*w));
 	uint8_t *cbuf = NULL;
-	const void *out = data;
+	const uint8_t *out = data;
 	uint32_t psize = lsize;
 	if (comp != COMP_OFF) {
 		size_t cap = comp_bound(comp, lsize);
@@ -374,42 +375,138 @@ int pool_write_block(pool_t *p, enum bp_type type, int level, const void *data, 
 			comp = COMP_OFF;
 		}
 	}
-	memset(bp, 0, sizeof(*bp));
+	bp_t *bp = &w->bp;
 	bp->type = (uint8_t)type;
 	bp->level = (uint8_t)level;
 	bp->psize = psize;
 	bp->lsize = lsize;
 	bp->comp = (uint8_t)comp;
 	bp->cksum_type = (uint8_t)cksum_type;
-	bp->birth = pool_open_txg(p);
+	bp->birth = birth;
 	cksum_compute(cksum_type, out, psize, bp->cksum);
 	uint64_t asize = bp_asize(bp);
+	if (asize == psize && out == data) { /* written as is */
+		free(cbuf);
+		w->data = data;
+		return 0;
+	}
+	if (out != cbuf) { /* uncompressed with a partial tail sector: a padded copy */
+		free(cbuf);
+		if (!(cbuf = malloc(asize)))
+			return terr(ENOMEM, "out of memory");
+		memcpy(cbuf, out, psize);
+	}
+	memset(cbuf + psize, 0, asize - psize); /* pad the tail sector with zeros */
+	w->out = cbuf;
+	return 0;
+}
+
+void pool_wblk_free(pool_wblk_t *w)
+{
+	free(w->out);
+	w->out = NULL;
+}
+
+static const uint8_t *wblk_bytes(const pool_wblk_t *w) { return w->out ? w->out : w->data; }
+
+int pool_wblk_place(pool_t *p, pool_wblk_t *w)
+{
 	int rc = p->readonly ? terr(EROFS, "pool is open read-only")
-			     : alloc_take(&p->alloc, asize, bp->birth, &bp->vdev, &bp->offset);
-	if (rc < 0) /* writers reserve space before buffering data: running out while syncing
-		       leaves this txg half-written, so it must not be committed */
-		suspend(p, rc);
-	if (rc == 0) {
-		if (asize != psize) { /* pad the tail sector with zeros */
-			uint8_t *pad = cbuf && out == cbuf ? cbuf : malloc(asize);
-			if (!pad) {
-				free(cbuf);
-				return terr(ENOMEM, "out of memory");
-			}
-			if (pad != out)
-				memcpy(pad, out, psize);
-			memset(pad + psize, 0, asize - psize);
-			rc = vdev_write(&p->vdevs[bp->vdev], pad, asize, bp->offset);
-			if (pad != cbuf)
-				free(pad);
-		} else {
-			rc = vdev_write(&p->vdevs[bp->vdev], out, asize, bp->offset);
+			     : alloc_take(&p->alloc, bp_asize(&w->bp), w->bp.birth, &w->bp.vdev, &w->bp.offset);
+	/* writers reserve space before buffering data: running out while syncing leaves this
+	 * txg half-written, so it must not be committed */
+	return rc < 0 ? suspend(p, rc) : 0;
+}
+
+int pool_wblks_unlocked_ok(const pool_t *p)
+{
+	for (int i = 0; i < p->nvdevs; i++)
+		if (p->vdevs[i].torn)
+			return 0;
+	return 1;
+}
+
+int pool_wblks_write(pool_t *p, pool_wblk_t *const *w, size_t n, int durable)
+{
+	if (!pool_wblks_unlocked_ok(p)) { /* fault injection buffers writes in the vdev */
+		for (size_t i = 0; i < n; i++)
+			TRY(vdev_write(&p->vdevs[w[i]->bp.vdev], wblk_bytes(w[i]), bp_asize(&w[i]->bp), w[i]->bp.offset));
+		return 0;
+	}
+	/* runs of blocks placed back to back go out as one pwritev */
+	struct iovec iov[64];
+	for (size_t i = 0; i < n;) {
+		const bp_t *b = &w[i]->bp;
+		uint64_t off = b->offset, end = off;
+		int cnt = 0;
+		while (i < n && cnt < 64 && w[i]->bp.vdev == b->vdev && w[i]->bp.offset == end) {
+			iov[cnt].iov_base = (void *)wblk_bytes(w[i]);
+			iov[cnt].iov_len = bp_asize(&w[i]->bp);
+			end += iov[cnt].iov_len;
+			cnt++;
+			i++;
 		}
-		p->dirty_bytes_written += asize;
+		TRY(vdev_writev_direct(&p->vdevs[b->vdev], iov, cnt, off));
+	}
+	for (int i = 0; durable && i < p->nvdevs; i++)
+		TRY(vdev_sync_direct(&p->vdevs[i]));
+	return 0;
+}
+
+int pool_wblks_done(pool_t *p, pool_wblk_t *const *w, size_t n, int rc)
+{
+	for (int i = 0; i < p->nvdevs; i++)
+		vdev_forget_readahead(&p->vdevs[i]);
+	for (size_t i = 0; i < n; i++)
+		p->dirty_bytes_written += bp_asize(&w[i]->bp);
+	if (rc < 0) {
+		p->vdevs[0].write_errors++; /* which one failed is in the message */
+		return suspend(p, rc);
+	}
+	return 0;
+}
+
+void pool_unlock(const pool_unlock_t *ul)
+{
+	if (ul)
+		ul->unlock(ul->arg);
+}
+
+void pool_relock(const pool_unlock_t *ul)
+{
+	if (ul)
+		ul->lock(ul->arg);
+}
+
+int pool_wblks_commit(pool_t *p, pool_wblk_t *const *w, size_t n, const pool_unlock_t *ul, int durable)
+{
+	for (size_t i = 0; i < n; i++)
+		TRY(pool_wblk_place(p, w[i]));
+	for (int v = 0; v < p->nvdevs; v++)
+		TRY(vdev_issue_pending(&p->vdevs[v]));
+	int unlocked = ul && pool_wblks_unlocked_ok(p);
+	if (unlocked)
+		pool_unlock(ul);
+	int rc = pool_wblks_write(p, w, n, durable && unlocked); /* else the commit's flush does it */
+	if (unlocked)
+		pool_relock(ul);
+	return pool_wblks_done(p, w, n, rc);
+}
+
+int pool_write_block(pool_t *p, enum bp_type type, int level, const void *data, uint32_t lsize,
+		     int comp, int cksum_type, bp_t *bp)
+{
+	pool_wblk_t w;
+	TRY(pool_wblk_prepare(type, level, data, lsize, comp, cksum_type, pool_open_txg(p), &w));
+	int rc = pool_wblk_place(p, &w);
+	if (rc == 0) {
+		rc = vdev_write(&p->vdevs[w.bp.vdev], wblk_bytes(&w), bp_asize(&w.bp), w.bp.offset);
+		p->dirty_bytes_written += bp_asize(&w.bp);
 		if (rc < 0)
 			suspend(p, rc);
 	}
-	free(cbuf);
+	*bp = w.bp;
+	pool_wblk_free(&w);
 	return rc;
 }
 

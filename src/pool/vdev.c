@@ -216,6 +216,53 @@ static int vdev_issue(vdev_t *v)
 	return rc;
 }
 
+int vdev_issue_pending(vdev_t *v) { return vdev_issue(v); }
+
+void vdev_forget_readahead(vdev_t *v) { v->ralen = 0; }
+
+int vdev_writev_direct(const vdev_t *v, const struct iovec *iov, int cnt, uint64_t off)
+{
+	uint64_t len = 0;
+	for (int i = 0; i < cnt; i++)
+		len += iov[i].iov_len;
+	if (off > v->size || len > v->size - off)
+		return terr(EIO, "%s: write beyond end of device (offset %llu)", v->path, (unsigned long long)off);
+	struct iovec cur[64];
+	if (cnt > 64)
+		return terr(EINVAL, "too many buffers in one write");
+	memcpy(cur, iov, (size_t)cnt * sizeof(*iov));
+	struct iovec *at = cur;
+	uint64_t done = 0;
+	while (done < len) {
+		ssize_t r = pwritev(v->fd, at, cnt, (off_t)(off + done));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return terr(r < 0 && errno == ENOSPC ? ENOSPC : EIO, "%s: write error at offset %llu: %s", v->path,
+				    (unsigned long long)(off + done), r < 0 ? strerror(errno) : "short write");
+		done += (uint64_t)r;
+		while (cnt && (size_t)r >= at->iov_len) { /* skip what was written */
+			r -= (ssize_t)at->iov_len;
+			at++;
+			cnt--;
+		}
+		if (cnt) {
+			at->iov_base = (char *)at->iov_base + r;
+			at->iov_len -= (size_t)r;
+		}
+	}
+	if (len >= VDEV_KICK_BYTES / 8) /* start writeback early, as write_now does */
+		sync_file_range(v->fd, (off_t)off, (off_t)len, SYNC_FILE_RANGE_WRITE);
+	return 0;
+}
+
+int vdev_sync_direct(const vdev_t *v)
+{
+	if (fdatasync(v->fd) < 0)
+		return terr(EIO, "%s: flush failed: %s", v->path, strerror(errno));
+	return 0;
+}
+
 int vdev_write(vdev_t *v, const void *buf, size_t len, uint64_t off)
 {
 	if (v->ralen && off < v->raoff + v->ralen && off + len > v->raoff)

@@ -14,6 +14,7 @@
 
 #include <stdint.h>
 #include <stddef.h>
+#include <sys/uio.h>
 
 #define VDEV_LABEL_SIZE 4096u
 #define UB_SLOTS 128u
@@ -57,6 +58,16 @@ int vdev_read(vdev_t *v, void *buf, size_t len, uint64_t off);
  * still queued (callers read blocks committed earlier). -EIO on any failure, no counting. */
 int vdev_read_direct(const vdev_t *v, void *buf, size_t len, uint64_t off);
 int vdev_write(vdev_t *v, const void *buf, size_t len, uint64_t off);
+/* Positional writes / fdatasync that touch no vdev state (no queue, read-ahead or counters):
+ * for a thread writing while the owner reads. The caller must make sure nothing is queued
+ * (vdev_issue_pending) and nobody else writes meanwhile, and forget read-ahead windows
+ * afterwards. -EIO/-ENOSPC with a message on failure. */
+int vdev_writev_direct(const vdev_t *v, const struct iovec *iov, int cnt, uint64_t off);
+int vdev_sync_direct(const vdev_t *v);
+/* Issue the combined writes now (-errno if they or an earlier one failed). */
+int vdev_issue_pending(vdev_t *v);
+/* Drop the read-ahead window (blocks may have been written behind the vdev's back). */
+void vdev_forget_readahead(vdev_t *v);
 /* Make every completed write durable (fdatasync). */
 int vdev_flush(vdev_t *v);
 

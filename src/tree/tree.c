@@ -100,18 +100,24 @@ void tree_open(tree_t *t, pool_t *p, const tree_phys_t *ph, const tree_ops_t *op
 	t->cksum = cksum ? cksum : CKSUM_XXH3_128;
 	t->readonly = ops == NULL;
 	avl_init(&t->dirty, dirty_cmp);
+	avl_init(&t->frozen, dirty_cmp);
 	avl_init(&t->nodes, tnode_cmp);
+}
+
+static void drop_set(avl_tree_t *set)
+{
+	avl_node_t *n;
+	while ((n = avl_first(set))) {
+		struct dirty_blk *d = avl_entry(n, struct dirty_blk, node);
+		avl_remove(set, n);
+		free(d->buf);
+		free(d);
+	}
 }
 
 static void drop_dirty(tree_t *t)
 {
-	avl_node_t *n;
-	while ((n = avl_first(&t->dirty))) {
-		struct dirty_blk *d = avl_entry(n, struct dirty_blk, node);
-		avl_remove(&t->dirty, n);
-		free(d->buf);
-		free(d);
-	}
+	drop_set(&t->dirty);
 	t->dirty_count = 0;
 }
 
@@ -119,6 +125,7 @@ void tree_close(tree_t *t)
 {
 	avl_node_t *n;
 	drop_dirty(t);
+	drop_set(&t->frozen);
 	while ((n = avl_first(&t->nodes)))
 		node_removed(t, avl_entry(n, struct tnode, node));
 }
@@ -273,17 +280,26 @@ int tree_lookup(tree_t *t, uint64_t blkid, bp_t *bp)
 	return 0;
 }
 
-static struct dirty_blk *find_dirty(tree_t *t, uint64_t blkid)
+static struct dirty_blk *find_in(const avl_tree_t *set, uint64_t blkid)
 {
 	struct dirty_blk key = { .blkid = blkid };
-	avl_node_t *n = avl_find(&t->dirty, &key.node);
+	avl_node_t *n = avl_find(set, &key.node);
 	return n ? avl_entry(n, struct dirty_blk, node) : NULL;
+}
+
+static struct dirty_blk *find_dirty(tree_t *t, uint64_t blkid) { return find_in(&t->dirty, blkid); }
+
+/* The block's in-memory contents, if any: dirty, else frozen (a commit in progress). */
+static struct dirty_blk *find_mem(tree_t *t, uint64_t blkid)
+{
+	struct dirty_blk *d = find_in(&t->dirty, blkid);
+	return d ? d : t->frozen.count ? find_in(&t->frozen, blkid) : NULL;
 }
 
 int tree_peek(tree_t *t, uint64_t blkid, void *buf, bp_t *bp)
 {
 	bound_cache(t);
-	struct dirty_blk *d = find_dirty(t, blkid);
+	struct dirty_blk *d = find_mem(t, blkid);
 	if (d) {
 		if (d->buf)
 			memcpy(buf, d->buf, t->phys.dblksz);
@@ -303,7 +319,7 @@ int tree_peek(tree_t *t, uint64_t blkid, void *buf, bp_t *bp)
 
 int tree_is_hole(tree_t *t, uint64_t blkid)
 {
-	struct dirty_blk *d = find_dirty(t, blkid);
+	struct dirty_blk *d = find_mem(t, blkid);
 	if (d)
 		return d->buf == NULL;
 	bp_t bp;
@@ -314,7 +330,7 @@ int tree_is_hole(tree_t *t, uint64_t blkid)
 int tree_read(tree_t *t, uint64_t blkid, void *buf)
 {
 	bound_cache(t);
-	struct dirty_blk *d = find_dirty(t, blkid);
+	struct dirty_blk *d = find_mem(t, blkid);
 	if (d) {
 		if (d->buf)
 			memcpy(buf, d->buf, t->phys.dblksz);
@@ -382,7 +398,7 @@ int tree_dirty_from(tree_t *t, uint64_t blkid, const bp_t *expect, const void *c
 	bound_cache(t);
 	if (t->readonly)
 		return terr(EROFS, "read-only object");
-	if (find_dirty(t, blkid))
+	if (find_mem(t, blkid)) /* a frozen block is copied by the write itself */
 		return 0;
 	bp_t bp;
 	TRY(tree_lookup(t, blkid, &bp));
@@ -477,6 +493,15 @@ int tree_punch(tree_t *t, uint64_t first, uint64_t count)
 		free(d->buf);
 		d->buf = NULL;
 	}
+	/* 1b. frozen blocks in the range (a commit in progress) become holes too: the stored tree
+	 * below may not show them yet */
+	for (avl_node_t *an = avl_lower_bound(&t->frozen, &key.node); an; an = avl_next(an)) {
+		struct dirty_blk *f = avl_entry(an, struct dirty_blk, node), *d;
+		if (f->blkid >= end)
+			break;
+		if (!find_dirty(t, f->blkid))
+			TRY(add_dirty(t, f->blkid, NULL, &d));
+	}
 	/* 2. stored blocks become holes; hole subtrees are skipped whole */
 	uint64_t iter = 0;
 	for (uint64_t b = first; b < end;) {
@@ -521,80 +546,202 @@ static int replace_kid(tree_t *t, struct tnode *n, unsigned slot, const bp_t *nb
 	return 0;
 }
 
+/* Data block blkid's new pointer is nb (a hole pointer: it becomes a hole, born in the open
+ * txg unless it was one already). */
+static int install_one(tree_t *t, uint64_t blkid, const bp_t *nb)
+{
+	struct tnode *n;
+	TRY(get_node(t, 1, blkid / TREE_FANOUT, &n));
+	unsigned slot = (unsigned)(blkid % TREE_FANOUT);
+	if (bp_is_hole(nb)) {
+		if (bp_is_hole(&n->kids[slot]))
+			return 0; /* a hole stays the same hole */
+		bp_t hole = { .birth = pool_open_txg(t->pool) };
+		return replace_kid(t, n, slot, &hole);
+	}
+	return replace_kid(t, n, slot, nb);
+}
+
+int tree_freeze(tree_t *t)
+{
+	if (t->frozen.count)
+		return terr(EBUSY, "a commit of this object is in progress");
+	avl_tree_t tmp = t->frozen;
+	t->frozen = t->dirty;
+	t->dirty = tmp;
+	t->dirty_count = 0;
+	return 0;
+}
+
+size_t tree_frozen_list(const tree_t *t, tree_frozen_t *out, size_t n)
+{
+	size_t i = 0;
+	for (avl_node_t *an = avl_first(&t->frozen); an && i < n; an = avl_next(an), i++) {
+		const struct dirty_blk *d = avl_entry(an, struct dirty_blk, node);
+		out[i] = (tree_frozen_t){ d->blkid, d->buf, d->comp >= 0 ? d->comp : t->comp };
+	}
+	return t->frozen.count;
+}
+
+int tree_frozen_prepare(const tree_t *t, const tree_frozen_t *f, uint64_t birth, pool_wblk_t *w)
+{
+	if (!f->buf || is_zero(f->buf, t->phys.dblksz))
+		return 1;
+	return pool_wblk_prepare(BPT_DATA, 0, f->buf, t->phys.dblksz, f->comp, t->cksum, birth, w);
+}
+
+int tree_install(tree_t *t, const bp_t *bps, size_t n)
+{
+	if (n != t->frozen.count)
+		return terr(EINVAL, "%zu pointers for %zu frozen blocks", n, (size_t)t->frozen.count);
+	size_t i = 0;
+	for (avl_node_t *an = avl_first(&t->frozen); an; an = avl_next(an), i++)
+		TRY(install_one(t, avl_entry(an, struct dirty_blk, node)->blkid, &bps[i]));
+	drop_set(&t->frozen);
+	return 0;
+}
+
+void tree_unfreeze(tree_t *t)
+{
+	avl_node_t *an;
+	while ((an = avl_first(&t->frozen))) {
+		struct dirty_blk *d = avl_entry(an, struct dirty_blk, node);
+		avl_remove(&t->frozen, an);
+		if (find_dirty(t, d->blkid)) { /* superseded by a newer write */
+			free(d->buf);
+			free(d);
+		} else {
+			avl_insert(&t->dirty, &d->node);
+			t->dirty_count++;
+		}
+	}
+}
+
 int tree_sync(tree_t *t)
 {
 	if (t->readonly)
 		return terr(EROFS, "read-only object");
-	uint64_t txg = pool_open_txg(t->pool);
-	uint8_t *ibuf = NULL;
-	int rc = 0;
+	if (t->frozen.count)
+		return terr(EBUSY, "a commit of this object is in progress");
 	/* data blocks */
 	for (avl_node_t *an = avl_first(&t->dirty); an; an = avl_next(an)) {
 		struct dirty_blk *d = avl_entry(an, struct dirty_blk, node);
-		struct tnode *n;
-		TRY(get_node(t, 1, d->blkid / TREE_FANOUT, &n));
-		unsigned slot = (unsigned)(d->blkid % TREE_FANOUT);
 		bp_t nb = { 0 };
-		if (!d->buf || is_zero(d->buf, t->phys.dblksz)) {
-			if (bp_is_hole(&n->kids[slot]))
-				continue; /* a hole stays the same hole */
-			nb.birth = txg;
-		} else {
+		if (d->buf && !is_zero(d->buf, t->phys.dblksz))
 			TRY(pool_write_block(t->pool, BPT_DATA, 0, d->buf, t->phys.dblksz, d->comp >= 0 ? d->comp : t->comp,
 					     t->cksum, &nb));
-		}
-		TRY(replace_kid(t, n, slot, &nb));
+		TRY(install_one(t, d->blkid, &nb));
 	}
 	drop_dirty(t);
-	/* indirect blocks, bottom-up */
-	ibuf = malloc(TREE_IBLKSZ);
-	if (!ibuf)
-		return terr(ENOMEM, "out of memory");
-	for (int level = 1; level < (int)t->phys.levels && rc == 0; level++) {
-		struct tnode key = { .level = level, .idx = 0 };
-		for (avl_node_t *an = avl_lower_bound(&t->nodes, &key.node); an && rc == 0; an = avl_next(an)) {
-			struct tnode *n = avl_entry(an, struct tnode, node);
-			if (n->level != level)
-				break;
-			if (!n->dirty)
-				continue;
-			bp_t nb = { 0 };
-			int all_holes = 1;
-			uint64_t maxbirth = 0;
-			for (unsigned i = 0; i < TREE_FANOUT; i++) {
-				if (!bp_is_hole(&n->kids[i]))
-					all_holes = 0;
-				if (n->kids[i].birth > maxbirth)
-					maxbirth = n->kids[i].birth;
-				bp_encode(&n->kids[i], ibuf + (size_t)i * BP_SIZE);
-			}
-			if (all_holes)
-				nb.birth = maxbirth;
-			else
-				rc = pool_write_block(t->pool, BPT_INDIRECT, level, ibuf, TREE_IBLKSZ, COMP_LZ4,
-						      t->cksum, &nb);
-			if (rc < 0)
-				break;
-			n->dirty = 0;
-			if (level == (int)t->phys.levels - 1) {
-				bp_t old = t->phys.root;
-				if (!bp_is_hole(&nb))
-					t->ops->born(t->ctx, &nb);
-				t->phys.root = nb;
-				if (!bp_is_hole(&old))
-					rc = t->ops->kill(t->ctx, &old);
-			} else {
-				struct tnode *parent;
-				rc = get_node(t, level + 1, n->idx / TREE_FANOUT, &parent);
-				if (rc == 0)
-					rc = replace_kid(t, parent, (unsigned)(n->idx % TREE_FANOUT), &nb);
-			}
-		}
+	return tree_sync_indirect(t, NULL);
+}
+
+/* One dirty indirect block of the level being written. */
+struct iwrite {
+	struct tnode *n;
+	uint8_t *buf; /* encoded pointers */
+	pool_wblk_t w;
+	bp_t nb;      /* the new pointer (a hole pointer if every child is a hole) */
+	int hole;
+};
+
+/* The new pointer of node n goes into its parent (or the root). */
+static int install_node(tree_t *t, struct tnode *n, const bp_t *nb)
+{
+	n->dirty = 0;
+	if (n->level == (int)t->phys.levels - 1) {
+		bp_t old = t->phys.root;
+		if (!bp_is_hole(nb))
+			t->ops->born(t->ctx, nb);
+		t->phys.root = *nb;
+		return bp_is_hole(&old) ? 0 : t->ops->kill(t->ctx, &old);
 	}
-	free(ibuf);
+	struct tnode *parent;
+	TRY(get_node(t, n->level + 1, n->idx / TREE_FANOUT, &parent));
+	return replace_kid(t, parent, (unsigned)(n->idx % TREE_FANOUT), nb);
+}
+
+/* Write the dirty nodes of one level: encode (locked), compress and checksum (unlocked),
+ * place/write/account (pool_wblks_commit), install into the level above (locked). Dirty nodes
+ * are neither evicted nor changed by others while the lock is let go. */
+static int sync_level(tree_t *t, int level, const pool_unlock_t *ul)
+{
+	size_t n = 0, cap = 0;
+	struct iwrite *iw = NULL;
+	int rc = 0;
+	struct tnode key = { .level = level, .idx = 0 };
+	for (avl_node_t *an = avl_lower_bound(&t->nodes, &key.node); an && rc == 0; an = avl_next(an)) {
+		struct tnode *tn = avl_entry(an, struct tnode, node);
+		if (tn->level != level)
+			break;
+		if (!tn->dirty)
+			continue;
+		if (n == cap) {
+			size_t nc = cap ? 2 * cap : 64;
+			struct iwrite *g = realloc(iw, nc * sizeof(*iw));
+			if (!g) {
+				rc = terr(ENOMEM, "out of memory");
+				break;
+			}
+			iw = g;
+			cap = nc;
+		}
+		struct iwrite *x = &iw[n];
+		memset(x, 0, sizeof(*x));
+		x->n = tn;
+		x->hole = 1;
+		for (unsigned i = 0; i < TREE_FANOUT; i++) {
+			if (!bp_is_hole(&tn->kids[i]))
+				x->hole = 0;
+			if (tn->kids[i].birth > x->nb.birth)
+				x->nb.birth = tn->kids[i].birth; /* a hole's birth: the newest below */
+		}
+		if (!x->hole) {
+			if (!(x->buf = malloc(TREE_IBLKSZ))) {
+				rc = terr(ENOMEM, "out of memory");
+				break;
+			}
+			for (unsigned i = 0; i < TREE_FANOUT; i++)
+				bp_encode(&tn->kids[i], x->buf + (size_t)i * BP_SIZE);
+		}
+		n++;
+	}
+	pool_wblk_t **w = rc == 0 ? malloc((n ? n : 1) * sizeof(*w)) : NULL;
+	if (rc == 0 && !w)
+		rc = terr(ENOMEM, "out of memory");
+	size_t nw = 0;
+	if (rc == 0) {
+		uint64_t txg = pool_open_txg(t->pool);
+		pool_unlock(ul);
+		for (size_t i = 0; i < n && rc == 0; i++)
+			if (!iw[i].hole && (rc = pool_wblk_prepare(BPT_INDIRECT, level, iw[i].buf, TREE_IBLKSZ, COMP_LZ4,
+								   t->cksum, txg, &iw[i].w)) == 0)
+				w[nw++] = &iw[i].w;
+		pool_relock(ul);
+	}
 	if (rc == 0)
-		bound_cache(t);
+		rc = pool_wblks_commit(t->pool, w, nw, ul, 1); /* flushed here, not under the lock */
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = install_node(t, iw[i].n, iw[i].hole ? &iw[i].nb : &iw[i].w.bp);
+	for (size_t i = 0; i < n; i++) {
+		pool_wblk_free(&iw[i].w);
+		free(iw[i].buf);
+	}
+	free(w);
+	free(iw);
 	return rc;
+}
+
+int tree_sync_indirect(tree_t *t, const pool_unlock_t *ul)
+{
+	if (t->readonly)
+		return terr(EROFS, "read-only object");
+	/* bottom-up; the number of levels is read anew each time (a write may grow the tree
+	 * while the lock is let go: the new top node holds the old root and is dirty) */
+	for (int level = 1; level < (int)t->phys.levels; level++)
+		TRY(sync_level(t, level, ul));
+	bound_cache(t);
+	return 0;
 }
 
 struct walk {

@@ -44,6 +44,7 @@ typedef struct tree {
 	void *ctx;
 	int comp, cksum;     /* for data blocks written by tree_sync */
 	avl_tree_t dirty;    /* struct dirty_blk by blkid */
+	avl_tree_t frozen;   /* dirty blocks of a commit in progress (tree_freeze), by blkid */
 	avl_tree_t nodes;    /* struct tnode by (level, index) */
 	uint64_t dirty_count;
 	uint64_t nnodes;
@@ -75,11 +76,44 @@ int tree_dirty_full(tree_t *t, uint64_t blkid, uint8_t **buf);
 int tree_set_comp(tree_t *t, uint64_t blkid, int comp);
 /* Make blocks [first, first+count) holes (without reading them). */
 int tree_punch(tree_t *t, uint64_t first, uint64_t count);
-/* Bytes of dirty data held in memory. */
-static inline uint64_t tree_dirty_bytes(const tree_t *t) { return t->dirty_count * t->phys.dblksz; }
+/* Bytes of dirty data held in memory (frozen blocks included). */
+static inline uint64_t tree_dirty_bytes(const tree_t *t)
+{
+	return (t->dirty_count + t->frozen.count) * t->phys.dblksz;
+}
 
-/* Write all dirty blocks and the indirect blocks above them; t->phys.root is then current. */
+/* A commit whose data blocks are written without the owner's lock (dsl_commit_ex):
+ * tree_freeze sets the dirty blocks aside as *frozen*: they still read as the tree's contents,
+ * a write to one of them starts a new dirty copy, and their buffers do not change until
+ * tree_install or tree_unfreeze. Meanwhile (lock released) the committer prepares and writes
+ * them; then tree_install puts their new pointers in, and tree_sync writes the indirect blocks
+ * above (and any blocks dirtied since, unless the caller froze again). tree_unfreeze after a
+ * failure: frozen blocks become dirty again, except where a newer write superseded them. */
+typedef struct tree_frozen {
+	uint64_t blkid;
+	const uint8_t *buf; /* NULL: the block becomes a hole */
+	int comp;           /* compression to write it with */
+} tree_frozen_t;
+/* Freeze the dirty blocks (-EBUSY if some are frozen already). */
+int tree_freeze(tree_t *t);
+/* The frozen blocks, in block order: the first n into out; returns how many there are. */
+size_t tree_frozen_list(const tree_t *t, tree_frozen_t *out, size_t n);
+/* Prepare frozen block f for writing (no lock needed): 1 = it is all zeros (a hole: nothing to
+ * write), 0 = *w prepared (born in txg birth), -errno. */
+int tree_frozen_prepare(const tree_t *t, const tree_frozen_t *f, uint64_t birth, pool_wblk_t *w);
+/* Install the frozen blocks' new pointers, bps[i] for the i-th of tree_frozen_list (a hole
+ * pointer for a hole), reporting born and killed blocks, and drop the frozen set. */
+int tree_install(tree_t *t, const bp_t *bps, size_t n);
+void tree_unfreeze(tree_t *t);
+
+/* Write all dirty blocks and the indirect blocks above them; t->phys.root is then current.
+ * -EBUSY while blocks are frozen. */
 int tree_sync(tree_t *t);
+/* Write only the indirect blocks made dirty by installed blocks (after tree_install): blocks
+ * dirtied meanwhile stay dirty for the next commit. With ul, the owner's lock is let go while
+ * each level's blocks are compressed and written (see tree_freeze for what others may do
+ * meanwhile); held again on return. */
+int tree_sync_indirect(tree_t *t, const pool_unlock_t *ul);
 
 /* Look up the pointer of data block blkid (a hole pointer if none). */
 int tree_lookup(tree_t *t, uint64_t blkid, bp_t *bp);
