@@ -664,18 +664,24 @@ static int install_node(tree_t *t, struct tnode *n, const bp_t *nb)
 /* Write the dirty nodes of one level: encode (locked), compress and checksum (unlocked),
  * place/write/account (pool_wblks_commit), install into the level above (locked). Dirty nodes
  * are neither evicted nor changed by others while the lock is let go. */
-static int sync_level(tree_t *t, int level, const pool_unlock_t *ul)
+#define TREE_SYNC_BATCH 256 /* nodes encoded and written per round: 4 MiB (+ compressed copies) */
+static int sync_level(tree_t *t, int level, const pool_unlock_t *ul, int *more)
 {
 	size_t n = 0, cap = 0;
 	struct iwrite *iw = NULL;
 	int rc = 0;
 	struct tnode key = { .level = level, .idx = 0 };
+	*more = 0;
 	for (avl_node_t *an = avl_lower_bound(&t->nodes, &key.node); an && rc == 0; an = avl_next(an)) {
 		struct tnode *tn = avl_entry(an, struct tnode, node);
 		if (tn->level != level)
 			break;
 		if (!tn->dirty)
 			continue;
+		if (n == TREE_SYNC_BATCH) {
+			*more = 1;
+			break;
+		}
 		if (n == cap) {
 			size_t nc = cap ? 2 * cap : 64;
 			struct iwrite *g = realloc(iw, nc * sizeof(*iw));
@@ -739,7 +745,8 @@ int tree_sync_indirect(tree_t *t, const pool_unlock_t *ul)
 	/* bottom-up; the number of levels is read anew each time (a write may grow the tree
 	 * while the lock is let go: the new top node holds the old root and is dirty) */
 	for (int level = 1; level < (int)t->phys.levels; level++)
-		TRY(sync_level(t, level, ul));
+		for (int more = 1; more;) /* the nodes written become clean: the next round skips them */
+			TRY(sync_level(t, level, ul, &more));
 	bound_cache(t);
 	return 0;
 }
