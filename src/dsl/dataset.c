@@ -447,16 +447,16 @@ static int write_frozen(dsl_t *d, struct wjob *jobs, size_t n, const dsl_unlock_
 static int sync_vols_frozen(dsl_t *d, const dsl_unlock_t *ul)
 {
 	size_t n = 0;
-	for (size_t i = 0; i < d->nds; i++) {
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < d->nds; i++) {
 		tree_t *t = d->ds[i]->vol ? &d->ds[i]->vol->tree : NULL;
-		if (t && t->dirty_count) {
-			TRY(tree_freeze(t));
+		if (t && t->dirty_count && (rc = tree_freeze(t)) == 0)
 			n += t->frozen.count;
-		}
 	}
-	struct wjob *jobs = calloc(n ? n : 1, sizeof(*jobs));
+	struct wjob *jobs = rc == 0 ? calloc(n ? n : 1, sizeof(*jobs)) : NULL;
 	tree_frozen_t *fl = NULL;
-	int rc = jobs ? 0 : terr(ENOMEM, "out of memory");
+	if (rc == 0 && !jobs)
+		rc = terr(ENOMEM, "out of memory");
 	size_t k = 0;
 	for (size_t i = 0; rc == 0 && i < d->nds; i++) {
 		tree_t *t = d->ds[i]->vol ? &d->ds[i]->vol->tree : NULL;

@@ -409,7 +409,7 @@ void pool_wblk_free(pool_wblk_t *w)
 
 static const uint8_t *wblk_bytes(const pool_wblk_t *w) { return w->out ? w->out : w->data; }
 
-int pool_wblk_place(pool_t *p, pool_wblk_t *w)
+static int wblk_place(pool_t *p, pool_wblk_t *w)
 {
 	int rc = p->readonly ? terr(EROFS, "pool is open read-only")
 			     : alloc_take(&p->alloc, bp_asize(&w->bp), w->bp.birth, &w->bp.vdev, &w->bp.offset);
@@ -418,7 +418,7 @@ int pool_wblk_place(pool_t *p, pool_wblk_t *w)
 	return rc < 0 ? suspend(p, rc) : 0;
 }
 
-int pool_wblks_unlocked_ok(const pool_t *p)
+static int wblks_unlocked_ok(const pool_t *p)
 {
 	for (int i = 0; i < p->nvdevs; i++)
 		if (p->vdevs[i].torn)
@@ -426,11 +426,15 @@ int pool_wblks_unlocked_ok(const pool_t *p)
 	return 1;
 }
 
-int pool_wblks_write(pool_t *p, pool_wblk_t *const *w, size_t n, int durable)
+/* Write placed blocks (through the vdev queues when locked, else positional writes that touch
+ * no vdev state). *bad: the vdev that failed. */
+static int wblks_write(pool_t *p, pool_wblk_t *const *w, size_t n, int locked, int durable, int *bad)
 {
-	if (!pool_wblks_unlocked_ok(p)) { /* fault injection buffers writes in the vdev */
-		for (size_t i = 0; i < n; i++)
+	if (locked) {
+		for (size_t i = 0; i < n; i++) {
+			*bad = w[i]->bp.vdev;
 			TRY(vdev_write(&p->vdevs[w[i]->bp.vdev], wblk_bytes(w[i]), bp_asize(&w[i]->bp), w[i]->bp.offset));
+		}
 		return 0;
 	}
 	/* runs of blocks placed back to back go out as one pwritev */
@@ -446,22 +450,12 @@ int pool_wblks_write(pool_t *p, pool_wblk_t *const *w, size_t n, int durable)
 			cnt++;
 			i++;
 		}
+		*bad = b->vdev;
 		TRY(vdev_writev_direct(&p->vdevs[b->vdev], iov, cnt, off));
 	}
-	for (int i = 0; durable && i < p->nvdevs; i++)
+	for (int i = 0; durable && i < p->nvdevs; i++) {
+		*bad = i;
 		TRY(vdev_sync_direct(&p->vdevs[i]));
-	return 0;
-}
-
-int pool_wblks_done(pool_t *p, pool_wblk_t *const *w, size_t n, int rc)
-{
-	for (int i = 0; i < p->nvdevs; i++)
-		vdev_forget_readahead(&p->vdevs[i]);
-	for (size_t i = 0; i < n; i++)
-		p->dirty_bytes_written += bp_asize(&w[i]->bp);
-	if (rc < 0) {
-		p->vdevs[0].write_errors++; /* which one failed is in the message */
-		return suspend(p, rc);
 	}
 	return 0;
 }
@@ -481,16 +475,28 @@ void pool_relock(const pool_unlock_t *ul)
 int pool_wblks_commit(pool_t *p, pool_wblk_t *const *w, size_t n, const pool_unlock_t *ul, int durable)
 {
 	for (size_t i = 0; i < n; i++)
-		TRY(pool_wblk_place(p, w[i]));
-	for (int v = 0; v < p->nvdevs; v++)
-		TRY(vdev_issue_pending(&p->vdevs[v]));
-	int unlocked = ul && pool_wblks_unlocked_ok(p);
+		TRY(wblk_place(p, w[i]));
+	int unlocked = ul && wblks_unlocked_ok(p), bad = 0;
+	for (int v = 0; unlocked && v < p->nvdevs; v++) { /* nothing queued behind our writes */
+		int r = vdev_issue_pending(&p->vdevs[v]);
+		if (r < 0)
+			return suspend(p, r);
+	}
 	if (unlocked)
 		pool_unlock(ul);
-	int rc = pool_wblks_write(p, w, n, durable && unlocked); /* else the commit's flush does it */
+	int rc = wblks_write(p, w, n, !unlocked, durable && unlocked, &bad); /* else the commit flushes */
 	if (unlocked)
 		pool_relock(ul);
-	return pool_wblks_done(p, w, n, rc);
+	for (int i = 0; unlocked && i < p->nvdevs; i++) /* a window may hold what was there before */
+		vdev_forget_readahead(&p->vdevs[i]);
+	for (size_t i = 0; i < n; i++)
+		p->dirty_bytes_written += bp_asize(&w[i]->bp);
+	if (rc < 0) {
+		if (unlocked) /* the vdev queue counted its own */
+			p->vdevs[bad].write_errors++;
+		return suspend(p, rc);
+	}
+	return 0;
 }
 
 int pool_write_block(pool_t *p, enum bp_type type, int level, const void *data, uint32_t lsize,
@@ -498,7 +504,7 @@ int pool_write_block(pool_t *p, enum bp_type type, int level, const void *data, 
 {
 	pool_wblk_t w;
 	TRY(pool_wblk_prepare(type, level, data, lsize, comp, cksum_type, pool_open_txg(p), &w));
-	int rc = pool_wblk_place(p, &w);
+	int rc = wblk_place(p, &w);
 	if (rc == 0) {
 		rc = vdev_write(&p->vdevs[w.bp.vdev], wblk_bytes(&w), bp_asize(&w.bp), w.bp.offset);
 		p->dirty_bytes_written += bp_asize(&w.bp);

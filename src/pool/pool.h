@@ -89,29 +89,21 @@ static inline uint64_t pool_open_txg(const pool_t *p) { return p->txg + 1; }
  * born in the open txg; fills *bp. -ENOSPC when the pool is full. */
 int pool_write_block(pool_t *p, enum bp_type type, int level, const void *data, uint32_t lsize,
 		     int comp, int cksum_type, bp_t *bp);
-/* A block write in three phases, so that a commit can do the CPU work and the I/O of its data
- * blocks without the owner's lock (tarnd's background commits; see dsl_commit_ex):
+/* A block write in phases, so that a commit can do the CPU work and the I/O of its blocks
+ * without the owner's lock (tarnd's background commits; see dsl_commit_ex):
  *   pool_wblk_prepare  compress, checksum, pad: touches no pool state (any thread);
- *   pool_wblk_place    allocate (the owner's lock); after it w->bp is the block's pointer;
- *   pool_wblks_write   write placed blocks with positional writes, touching no vdev state
- *                      (any thread, while no one else writes the pool), then make them durable;
- *   pool_wblks_done    (the owner's lock) account the writes, suspend the pool if they failed,
- *                      and drop read-ahead windows that may hold what was there before.
- * pool_write_block is all four in a row. pool_wblk_free frees the buffer (any time). */
+ *   pool_wblks_commit  with the lock held: allocate, then write (letting the lock go if
+ *                      allowed) and account; after it each w->bp is the block's pointer.
+ * pool_write_block is both for one block, written through the vdev's write queue.
+ * pool_wblk_free frees the prepared copy (any time after the write). */
 typedef struct pool_wblk {
 	bp_t bp;
-	uint8_t *out;        /* bytes to write (bp_asize), NULL when out_is_data */
+	uint8_t *out;        /* bytes to write (bp_asize), NULL when data is written as is */
 	const uint8_t *data; /* the caller's data, written as is (uncompressed, whole sectors) */
 } pool_wblk_t;
 int pool_wblk_prepare(enum bp_type type, int level, const void *data, uint32_t lsize, int comp, int cksum_type,
 		      uint64_t birth, pool_wblk_t *w);
-int pool_wblk_place(pool_t *p, pool_wblk_t *w);
-int pool_wblks_write(pool_t *p, pool_wblk_t *const *w, size_t n, int durable);
-int pool_wblks_done(pool_t *p, pool_wblk_t *const *w, size_t n, int rc);
 void pool_wblk_free(pool_wblk_t *w);
-/* Can pool_wblks_write run without the owner's lock? (Not under write fault injection, whose
- * buffered writes live in vdev state.) */
-int pool_wblks_unlocked_ok(const pool_t *p);
 /* The owner's lock, for work that lets it go (NULL: never let go). */
 typedef struct pool_unlock {
 	void (*unlock)(void *arg);
@@ -120,8 +112,11 @@ typedef struct pool_unlock {
 } pool_unlock_t;
 void pool_unlock(const pool_unlock_t *ul);
 void pool_relock(const pool_unlock_t *ul);
-/* Place, write (without the lock when ul allows) and account n prepared blocks, with the lock
- * held on entry and on return; durable: fdatasync them too. */
+/* Allocate, write and account n prepared blocks, with the lock held on entry and on return.
+ * With ul (and no write fault injection, whose buffered writes live in vdev state), the lock
+ * is let go while the blocks are written with positional writes that touch no vdev state
+ * (nobody else may write the pool meanwhile); durable: fdatasync them then too. A failure
+ * suspends the pool. */
 int pool_wblks_commit(pool_t *p, pool_wblk_t *const *w, size_t n, const pool_unlock_t *ul, int durable);
 
 /* Read one block into buf (bp->lsize bytes), verifying its checksum. A mismatch counts a
