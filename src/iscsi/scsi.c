@@ -1,8 +1,11 @@
 /* iscsi/scsi.c — SCSI commands of a block device (SBC-3): READ/WRITE 6/10/12/16 (FUA), WRITE AND
  * VERIFY, VERIFY, WRITE SAME (with UNMAP), UNMAP, COMPARE AND WRITE (atomic per LU), ORWRITE,
  * SYNCHRONIZE CACHE, PRE-FETCH, READ CAPACITY 10/16, GET LBA STATUS; the dispatch to spc.c for
- * the rest. WRITE data goes to the backend as it arrives (bounded memory); other data-out
- * (parameter lists, COMPARE AND WRITE, ORWRITE) is buffered whole, at most ISCSI_MAX_BUFFERED. */
+ * the rest. WRITE data of up to ISCSI_WBUF_MAX (ISCSI_WBUF_TOTAL per connection) of a SIMPLE task
+ * is buffered and written at exec, on a worker, when the connection has workers; other WRITE
+ * data goes to the backend as it arrives (bounded memory); other data-out (parameter lists,
+ * COMPARE AND WRITE, ORWRITE) is buffered whole, at most ISCSI_MAX_BUFFERED. Commands use the
+ * buffers of the thread that runs them (t->xb). */
 #include "iscsi/conn.h"
 
 #include <stdlib.h>

@@ -4,7 +4,14 @@
  * and offsets checked), Data-In (split at the initiator's MaxRecvDataSegmentLength, F bit at
  * every MaxBurstLength, status in the last one when GOOD), SCSI Response with residuals, task
  * management, Text (SendTargets, with continuation), Logout, Reject. Error recovery level 0:
- * any sequence error ends the connection. Also the session's LUs and the server-wide LU state. */
+ * any sequence error ends the connection. Also the session's LUs and the server-wide LU state.
+ *
+ * This file runs in the connection's thread (the reader), except iscsi_task_run and what it
+ * calls (iscsi_datain, the response), which workers run too (workers.c): READs, and WRITEs of
+ * at most ISCSI_WBUF_MAX whose data was buffered, of SIMPLE tasks go to a worker once complete;
+ * larger WRITEs are written as their data arrives and answered here. Other commands (and
+ * ORDERED / HEAD OF QUEUE tasks) run here after the tasks handed over have finished, as do a
+ * Logout's response and a TMF's (after the tasks it aborts have ended). */
 #include "iscsi/conn.h"
 
 #include <arpa/inet.h>
