@@ -102,7 +102,8 @@ enum { TASK_FREE = 0, TASK_RX, TASK_RUN };
  * a worker (TASK_RUN: the reader touches only state, itt, lun and aborted, under wq.lock). */
 typedef struct iscsi_task {
 	int state;
-	int aborted;               /* TMF: no data-in or response any more (atomic accesses) */
+	int aborted;               /* atomic: 1 aborted (TMF): no more data-in, no response; 2 its
+				    * status is being sent: an abort finds it completed */
 	int attr;                  /* task attribute (0 untagged, 1 simple, 2 ordered, 3 head of queue, 4 ACA) */
 	uint32_t wres;             /* WRITE data buffered in buf: bytes counted in wq.wbytes */
 	iscsi_xbuf_t *xb;          /* buffers of the thread executing it */
@@ -296,7 +297,9 @@ int iscsi_wq_parallel(const iscsi_conn_t *c);
 /* Reader: wait until no task handed over is left; the first worker error, or 0. */
 int iscsi_wq_drain(iscsi_conn_t *c);
 /* Reader: abort tasks: the one with itt (itt_only), every task of lun, or all. The reader's own
- * are freed, running ones marked aborted and waited for. Returns how many tasks there were. */
+ * are freed, running ones marked aborted; every running one that matches (aborted, or sending
+ * its status already) is waited for. Returns how many were aborted (those sending their status
+ * count as completed, not aborted). */
 int iscsi_wq_abort(iscsi_conn_t *c, int itt_only, uint32_t itt, int all, uint64_t lun);
 /* Reader: reserve n bytes of buffered WRITE data (0: over the budget, stream it instead). */
 int iscsi_wq_wbuf_get(iscsi_conn_t *c, uint32_t n);

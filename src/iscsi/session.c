@@ -107,7 +107,16 @@ void iscsi_lus_close(iscsi_conn_t *c)
 }
 
 /* ---- tasks ---- */
-int iscsi_task_aborted(const iscsi_task_t *t) { return __atomic_load_n(&t->aborted, __ATOMIC_SEQ_CST); }
+int iscsi_task_aborted(const iscsi_task_t *t) { return __atomic_load_n(&t->aborted, __ATOMIC_SEQ_CST) == 1; }
+
+/* The task's status is about to go: from now on an abort finds it completed (1), unless it was
+ * aborted first (0: no status may go). */
+static int claim_status(iscsi_task_t *t)
+{
+	int none = 0;
+	return __atomic_compare_exchange_n(&t->aborted, &none, 2, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST) ||
+	       none == 2;
+}
 
 static int send_scsi_rsp(iscsi_conn_t *c, iscsi_task_t *t)
 {
@@ -159,6 +168,8 @@ int iscsi_datain(iscsi_conn_t *c, iscsi_task_t *t, const void *buf, uint32_t len
 		ib_put32(bhs + 40, t->sent_in);
 		int sn = ISCSI_SN_NOSTAT;
 		if (final && !t->failed && t->status == SAM_GOOD) {
+			if (!claim_status(t))
+				return 0;
 			bhs[1] |= 0x81;
 			if (t->want_in > t->edtl)
 				bhs[1] |= 0x04, ib_put32(bhs + 44, t->want_in - t->edtl);
@@ -221,7 +232,7 @@ int iscsi_task_run(iscsi_conn_t *c, iscsi_task_t *t)
 		return 0;
 	if (!t->failed)
 		rc = iscsi_scsi_exec(c, t);
-	if (rc == 0 && !t->status_sent && !iscsi_task_aborted(t))
+	if (rc == 0 && !t->status_sent && claim_status(t))
 		rc = send_scsi_rsp(c, t);
 	return rc;
 }

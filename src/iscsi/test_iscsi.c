@@ -1051,6 +1051,34 @@ static void test_abort_inflight(void)
 	   "... and nothing comes for the aborted one (a ping answers first)");
 	ok(w.statsn_ok, "... StatSN in order throughout");
 
+	/* ABORT TASK right behind a fast READ: either the READ answered and the task does not exist,
+	 * or it did not answer and the abort completed; never both, never neither */
+	lu0_slow(0);
+	static pend_t q[200];
+	int bad = 0, done_first = 0, aborted_first = 0;
+	wire_init(&w);
+	for (int k = 0; k < 200 && !bad; k++) {
+		uint8_t rcdb[16];
+		cdb_rw(rcdb, 0x28, (uint64_t)k, 1);
+		q[k] = (pend_t){ .itt = c.itt++, .status = -1 };
+		uint32_t sn = c.cmdsn;
+		if (send_cmd(&c, q[k].itt, rcdb, NULL, 0, 512) || send_tmf(&c, TMF_ABORT_TASK, q[k].itt, sn) ||
+		    collect(&c, q + k, 1, &w, OP_TMF_RSP, bhs)) {
+			bad++;
+		} else if (bhs[2] == TMF_RSP_COMPLETE && q[k].status == -1) {
+			aborted_first++;
+			q[k].status = -2;
+		} else if (bhs[2] == TMF_RSP_NO_TASK && q[k].status == 0) {
+			done_first++;
+		} else {
+			bad++;
+		}
+	}
+	ok(!bad && send_ping(&c) == 0 && collect(&c, q, 200, &w, OP_NOP_IN, bhs) == 0 && w.stray == 0 && w.statsn_ok,
+	   "ABORT TASK right behind a READ, 200 times: answered + no such task (%d) or aborted + complete (%d)",
+	   done_first, aborted_first);
+	lu0_slow(300000);
+
 	/* LUN RESET with READs and WRITEs running */
 	wire_init(&w);
 	r = send_reads(&c, p, 6) == 0 && send_writes(&c, p + 6, 6, 500) == 0 && send_tmf(&c, TMF_LUN_RESET, 0, 0) == 0

@@ -241,27 +241,32 @@ int iscsi_wq_abort(iscsi_conn_t *c, int itt_only, uint32_t itt, int all, uint64_
 	iscsi_wq_t *q = &c->wq;
 	int n = 0;
 	pthread_mutex_lock(&q->lock);
+#define MATCH(t) ((itt_only ? (t)->itt == itt : all || (t)->lun == lun))
 	for (int i = 0; i < ISCSI_MAX_TASKS; i++) {
 		iscsi_task_t *t = &c->tasks[i];
-		if (t->state == TASK_FREE || (itt_only ? t->itt != itt : !all && t->lun != lun))
+		if (t->state == TASK_FREE || !MATCH(t))
 			continue;
-		n++;
 		if (t->state == TASK_RX) { /* the reader's: gone at once */
 			free(t->buf);
 			t->buf = NULL;
 			release_locked(c, t);
+			n++;
 		} else {
-			__atomic_store_n(&t->aborted, 1, __ATOMIC_SEQ_CST);
+			int none = 0; /* unless its status is going out already (2): then it completed */
+			if (__atomic_compare_exchange_n(&t->aborted, &none, 1, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST) ||
+			    none == 1)
+				n++;
 		}
 	}
-	for (;;) { /* the running ones finish without data-in or response */
+	for (;;) { /* the running ones end (aborted: without data-in or response) before the TMF answers */
 		int left = 0;
 		for (int i = 0; i < ISCSI_MAX_TASKS && !left; i++)
-			left = c->tasks[i].state == TASK_RUN && c->tasks[i].aborted;
+			left = c->tasks[i].state == TASK_RUN && MATCH(&c->tasks[i]);
 		if (!left)
 			break;
 		wait_done(q);
 	}
+#undef MATCH
 	pthread_mutex_unlock(&q->lock);
 	return n;
 }
