@@ -87,9 +87,27 @@ typedef struct iscsi_r2t {
 	uint32_t ttt, off, len, next, datasn;
 } iscsi_r2t_t;
 
-/* A SCSI command while its data-out arrives (or executing). */
+/* Buffers of one thread that executes commands (the connection's reader or one of its workers):
+ * READ chunks and small data-in, each allocated on first use. */
+typedef struct iscsi_xbuf {
+	struct iscsi_conn *c;
+	uint8_t *rdbuf;            /* ISCSI_RDCHUNK */
+	uint8_t *tbuf;             /* ISCSI_TBUF */
+} iscsi_xbuf_t;
+
+/* Who owns a task slot (changed under the work queue's lock only). */
+enum { TASK_FREE = 0, TASK_RX, TASK_RUN };
+
+/* A SCSI command while its data-out arrives (owned by the reader, TASK_RX) or while it runs on
+ * a worker (TASK_RUN: the reader touches only state, itt, lun and aborted, under wq.lock). */
 typedef struct iscsi_task {
-	int used;
+	int state;
+	int aborted;               /* atomic: 1 aborted (TMF): no more data-in, no response; 2 its
+				    * status is being sent: an abort finds it completed */
+	int attr;                  /* task attribute (0 untagged, 1 simple, 2 ordered, 3 head of queue, 4 ACA) */
+	uint32_t wres;             /* WRITE data buffered in buf: bytes counted in wq.wbytes */
+	iscsi_xbuf_t *xb;          /* buffers of the thread executing it */
+	struct iscsi_task *next;   /* work queue */
 	uint32_t itt, cmdsn, edtl;
 	uint64_t lun;
 	iscsi_lu_t *lu;            /* NULL: LUN not available */
@@ -122,6 +140,25 @@ typedef struct iscsi_task {
 	int over_out, under_out;
 } iscsi_task_t;
 
+#define ISCSI_MAX_WORKERS 32
+
+/* A connection's workers: the reader hands complete SCSI commands over (queue), workers run them
+ * and send their data-in and response under the send lock. */
+typedef struct iscsi_wq {
+	pthread_mutex_t lock;      /* task slot states, the queue and the fields below */
+	pthread_cond_t work;       /* a task was queued, or stop (workers wait on it) */
+	pthread_cond_t done;       /* a task handed over was released (the reader waits on it) */
+	int done_waiters;          /* the reader waits on done: only then workers signal it */
+	iscsi_task_t *queue, *qtail;
+	int running;               /* tasks handed over and not released yet */
+	int want, nthreads, stop;  /* want: workers wanted (1: none, commands run in the reader) */
+	int failed;                /* first worker error (-errno); failmsg says why */
+	char failmsg[256];
+	uint64_t wbytes;           /* WRITE data buffered by tasks (ISCSI_WBUF_TOTAL at most) */
+	pthread_t threads[ISCSI_MAX_WORKERS];
+	iscsi_xbuf_t xb[ISCSI_MAX_WORKERS];
+} iscsi_wq_t;
+
 typedef struct iscsi_conn {
 	iscsi_target_srv_t *s;
 	int fd;
@@ -141,14 +178,19 @@ typedef struct iscsi_conn {
 	uint32_t maxburst, firstburst, maxr2t;
 	int immediate, initial_r2t;
 
-	/* sequence numbers */
-	uint32_t statsn, expcmdsn;
+	/* sequence numbers. statsn and maxcmdsn change under send_lock only (at send time);
+	 * expcmdsn is written by the reader only; ntasks counts task slots in use. MaxCmdSN never
+	 * goes back and leaves room for every command the initiator may send: ExpCmdSN - 1 +
+	 * ISCSI_WINDOW - ntasks at most (the reader counts a new task before it moves ExpCmdSN). */
+	uint32_t statsn;
+	_Atomic uint32_t expcmdsn, maxcmdsn;
+	_Atomic int ntasks;
+	pthread_mutex_t send_lock; /* one PDU at a time on the socket, in StatSN order */
 
 	/* receive buffer (data segments, up to mrdsl_in + padding + digest) */
 	uint8_t *rbuf;
 	size_t rcap;
-	uint8_t *rdbuf;            /* READ data from the backend: ISCSI_RDCHUNK */
-	uint8_t *tbuf;             /* small data-in (INQUIRY, MODE SENSE, ...): ISCSI_TBUF */
+	iscsi_xbuf_t rxb;          /* buffers of commands run in the reader */
 	/* text continuation (our long Text responses) */
 	uint8_t *textout;
 	size_t textlen, textoff;
@@ -160,9 +202,12 @@ typedef struct iscsi_conn {
 	int nlus;
 	iscsi_task_t tasks[ISCSI_MAX_TASKS];
 	uint32_t next_ttt;
+	iscsi_wq_t wq;
 } iscsi_conn_t;
 
 #define ISCSI_TBUF (64u << 10)
+#define ISCSI_WBUF_MAX (1u << 20)    /* WRITEs up to this are buffered and run on a worker */
+#define ISCSI_WBUF_TOTAL (32u << 20) /* buffered WRITE data of a connection at most */
 
 /* ---- crc32c.c ---- */
 uint32_t iscsi_crc32c(uint32_t crc, const void *buf, size_t len);
@@ -179,10 +224,15 @@ void iscsi_slog(iscsi_target_srv_t *s, const char *fmt, ...) __attribute__((form
  * segment (longer than limit: -EPROTO) and its digest (a mismatch sets p->ddigest_bad).
  * 1: the peer closed between PDUs. */
 int iscsi_pdu_recv(iscsi_conn_t *c, iscsi_pdu_t *p, uint32_t limit);
-/* Send bhs (48 bytes; DataSegmentLength is filled in) with data, padding and digests. */
-int iscsi_pdu_send(iscsi_conn_t *c, uint8_t *bhs, const void *data, uint32_t dlen);
-/* Fill StatSN (and advance it when adv), ExpCmdSN and MaxCmdSN of a target PDU. */
-void iscsi_pdu_sn(iscsi_conn_t *c, uint8_t *bhs, int adv);
+/* How iscsi_pdu_send fills a PDU's sequence numbers (at send time, under the send lock). */
+enum {
+	ISCSI_SN_STAT,   /* a response: StatSN (then advanced), ExpCmdSN, MaxCmdSN */
+	ISCSI_SN_PEEK,   /* StatSN not advanced (R2T), ExpCmdSN, MaxCmdSN */
+	ISCSI_SN_NOSTAT, /* StatSN reserved (0: Data-In without status), ExpCmdSN, MaxCmdSN */
+};
+/* Send bhs (48 bytes; DataSegmentLength and sequence numbers per sn are filled in) with data,
+ * padding and digests, whole, under the connection's send lock. */
+int iscsi_pdu_send(iscsi_conn_t *c, uint8_t *bhs, const void *data, uint32_t dlen, int sn);
 /* A Reject PDU for the header hdr with reason. */
 int iscsi_send_reject(iscsi_conn_t *c, const uint8_t *hdr, uint8_t reason);
 
@@ -209,6 +259,11 @@ int iscsi_login(iscsi_conn_t *c);
 /* ---- session.c ---- */
 /* The full feature phase until logout (0), the peer closing (0) or an error (-errno). */
 int iscsi_ffp(iscsi_conn_t *c);
+/* Execute task t, whose data-out is complete, and send its data-in and response (none once it
+ * is aborted). Run by a worker or the reader; -errno: the connection failed (send). */
+int iscsi_task_run(iscsi_conn_t *c, iscsi_task_t *t);
+/* Has t been aborted (TMF)? Safe from any thread. */
+int iscsi_task_aborted(const iscsi_task_t *t);
 /* Send data-in for task t: len bytes of buf at the current position; last: the command's final
  * data (status goes with it when GOOD). */
 int iscsi_datain(iscsi_conn_t *c, iscsi_task_t *t, const void *buf, uint32_t len, int last);
@@ -218,6 +273,36 @@ void iscsi_lus_close(iscsi_conn_t *c);
 /* Server-wide shared state of (target, lun); released with iscsi_lustate_put. */
 iscsi_lustate_t *iscsi_lustate_get(iscsi_target_srv_t *s, const char *target, uint64_t lun);
 void iscsi_lustate_put(iscsi_target_srv_t *s, iscsi_lustate_t *st);
+
+/* ---- workers.c ---- */
+/* Set up c->wq (TARN_ISCSI_WORKERS, 1..32, default 8; threads start with the first task). */
+void iscsi_wq_init(iscsi_conn_t *c);
+/* The end of the connection (rc: the reader's result): wait for every task handed over, stop
+ * and join the workers, free their buffers and the reader's tasks. Returns rc if it is an error,
+ * else the first worker error (terr set) or rc. */
+int iscsi_wq_fini(iscsi_conn_t *c, int rc);
+/* Reader: a free slot for a new command with itt (state TASK_RX, counted in ntasks, xb the
+ * reader's). NULL with *dup = 1 if a task with itt exists; NULL with *dup = 0 if none is free
+ * (after waiting for running tasks, if any). */
+iscsi_task_t *iscsi_task_new(iscsi_conn_t *c, uint32_t itt, int *dup);
+/* Reader: its own task (TASK_RX) with itt, or NULL. */
+iscsi_task_t *iscsi_task_find_rx(iscsi_conn_t *c, uint32_t itt);
+/* The owner frees its task (data-out buffer, slot, ntasks). */
+void iscsi_task_release(iscsi_conn_t *c, iscsi_task_t *t);
+/* Reader: run t (complete, TASK_RX) on a worker, which owns it until it releases it; or here,
+ * then release it, when there are no workers (-errno: the connection failed). */
+int iscsi_wq_submit(iscsi_conn_t *c, iscsi_task_t *t);
+/* Reader: are workers in use (commands may be handed over)? */
+int iscsi_wq_parallel(const iscsi_conn_t *c);
+/* Reader: wait until no task handed over is left; the first worker error, or 0. */
+int iscsi_wq_drain(iscsi_conn_t *c);
+/* Reader: abort tasks: the one with itt (itt_only), every task of lun, or all. The reader's own
+ * are freed, running ones marked aborted; every running one that matches (aborted, or sending
+ * its status already) is waited for. Returns how many were aborted (those sending their status
+ * count as completed, not aborted). */
+int iscsi_wq_abort(iscsi_conn_t *c, int itt_only, uint32_t itt, int all, uint64_t lun);
+/* Reader: reserve n bytes of buffered WRITE data (0: over the budget, stream it instead). */
+int iscsi_wq_wbuf_get(iscsi_conn_t *c, uint32_t n);
 
 /* ---- sense.c ---- */
 /* Set t to CHECK CONDITION with fixed-format sense (key, asc<<8|ascq); info (if info_valid)

@@ -3,8 +3,10 @@
  * backend (iscsi_backend_t) that tarnd implements over volumes (with COMSTAR-style views) and a
  * test or fuzz target implements over memory.
  *
- * Threads: one thread per connection; backend functions must be thread-safe. Errors follow
- * util/err.h (0 / -errno + terr). */
+ * Threads: one thread per connection that receives its PDUs, and up to TARN_ISCSI_WORKERS (1..32,
+ * default 8) worker threads per connection that run its READs and WRITEs, several at once on
+ * the same LU handle: backend functions must be thread-safe. Errors follow util/err.h (0 /
+ * -errno + terr). */
 #ifndef TARN_ISCSI_ISCSI_H
 #define TARN_ISCSI_ISCSI_H
 

@@ -442,12 +442,11 @@ static int send_rsp(lstate_t *ls, const uint8_t *req, int transit, int nsg, int 
 	memcpy(bhs + 8, c->isid, 6);
 	ib_put16(bhs + 14, (transit && nsg == 3 && !ls->status) ? c->tsih : 0);
 	memcpy(bhs + 16, req + 16, 4);
-	iscsi_pdu_sn(c, bhs, 1);
 	bhs[36] = (uint8_t)(ls->status >> 8);
 	bhs[37] = (uint8_t)ls->status;
 	if (ls->rsp.overflow)
 		return terr(EOVERFLOW, "login response too long");
-	int rc = iscsi_pdu_send(c, bhs, ls->rsp.buf, (uint32_t)ls->rsp.len);
+	int rc = iscsi_pdu_send(c, bhs, ls->rsp.buf, (uint32_t)ls->rsp.len, ISCSI_SN_STAT);
 	ls->rsp.len = 0;
 	ls->first = 0;
 	return rc;
@@ -481,6 +480,7 @@ int iscsi_login(iscsi_conn_t *c)
 			memcpy(c->isid, h + 8, 6);
 			c->cid = ib_get16(h + 20);
 			c->expcmdsn = ib_get32(h + 24);
+			c->maxcmdsn = c->expcmdsn - 1; /* raised to the full window at the first send */
 			c->statsn = ib_get32(h + 28);
 			if (h[3] > 0 || h[2] < h[3])
 				fail(&ls, LOGIN_BAD_VERSION, "unsupported version");

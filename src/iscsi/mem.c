@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "util/err.h"
 
@@ -245,10 +246,26 @@ static int leave(handle_t *hd, int rc)
 	return rc;
 }
 
+/* With the lock: a slow LU's read or write waits delay_us without the lock (counted in busy). */
+static void slow(handle_t *hd)
+{
+	iscsi_mem_lu_t *l = hd->l;
+	if (!l->delay_us)
+		return;
+	unsigned us = l->delay_us;
+	if (++l->busy > l->max_busy)
+		l->max_busy = l->busy;
+	pthread_mutex_unlock(&hd->m->lock);
+	usleep(us);
+	pthread_mutex_lock(&hd->m->lock);
+	l->busy--;
+}
+
 static int mem_read(void *h, uint64_t off, uint32_t len, void *buf)
 {
 	int rc;
 	iscsi_mem_lu_t *l = enter(h, off, len, &rc);
+	slow(h);
 	if (rc == 0) {
 		memcpy(buf, l->data + off, len);
 		l->reads++;
@@ -260,6 +277,7 @@ static int mem_write(void *h, uint64_t off, uint32_t len, const void *buf, int f
 {
 	int rc;
 	iscsi_mem_lu_t *l = enter(h, off, len, &rc);
+	slow(h);
 	if (rc == 0 && l->readonly)
 		rc = terr(EROFS, "read-only LU");
 	if (rc == 0) {

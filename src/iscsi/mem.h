@@ -24,6 +24,8 @@ typedef struct iscsi_mem_lu {
 	int can_set_wc;      /* MODE SELECT may change write_cache (default 1) */
 	int gone;            /* gone() answers this */
 	int fail_errno;      /* > 0: every I/O call fails with -fail_errno */
+	unsigned delay_us;   /* > 0: read and write take this long, other calls may run meanwhile */
+	int busy, max_busy;  /* reads and writes in their delay now, and the most at once */
 	unsigned long opens, closes, reads, writes, fua, flushes, unmaps;
 } iscsi_mem_lu_t;
 

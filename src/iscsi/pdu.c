@@ -68,7 +68,27 @@ int iscsi_pdu_recv(iscsi_conn_t *c, iscsi_pdu_t *p, uint32_t limit)
 	return 0;
 }
 
-int iscsi_pdu_send(iscsi_conn_t *c, uint8_t *bhs, const void *data, uint32_t dlen)
+/* With the send lock: fill the sequence numbers of bhs. MaxCmdSN is raised (never lowered) to
+ * what the free task slots allow: ExpCmdSN is read before ntasks, and the reader counts a new
+ * task before it moves ExpCmdSN, so a stale pair can only make the window smaller. */
+static void pdu_sn(iscsi_conn_t *c, uint8_t *bhs, int sn)
+{
+	uint32_t exp = c->expcmdsn;
+	int used = c->ntasks;
+	uint32_t max = c->maxcmdsn;
+	if (sn_lt(max, exp - 1)) /* never below ExpCmdSN - 1 (a peer beyond MaxCmdSN) */
+		max = exp - 1;
+	if (used < ISCSI_WINDOW && sn_lt(max, exp - 1 + (uint32_t)(ISCSI_WINDOW - used)))
+		max = exp - 1 + (uint32_t)(ISCSI_WINDOW - used);
+	c->maxcmdsn = max;
+	ib_put32(bhs + 24, sn == ISCSI_SN_NOSTAT ? 0 : c->statsn);
+	if (sn == ISCSI_SN_STAT)
+		c->statsn++;
+	ib_put32(bhs + 28, exp);
+	ib_put32(bhs + 32, max);
+}
+
+int iscsi_pdu_send(iscsi_conn_t *c, uint8_t *bhs, const void *data, uint32_t dlen, int sn)
 {
 	static const uint8_t zero[4];
 	uint8_t hd[4], dd[4];
@@ -76,17 +96,17 @@ int iscsi_pdu_send(iscsi_conn_t *c, uint8_t *bhs, const void *data, uint32_t dle
 	bhs[4] = 0;
 	ib_put24(bhs + 5, dlen);
 	struct iovec iov[5];
-	int n = 0;
+	int n = 0, hdi = -1;
 	iov[n++] = (struct iovec){ bhs, ISCSI_BHS };
 	if (c->hdigest) {
-		le_put32(hd, iscsi_crc32c(0, bhs, ISCSI_BHS));
+		hdi = n;
 		iov[n++] = (struct iovec){ hd, 4 };
 	}
 	if (dlen) {
 		iov[n++] = (struct iovec){ (void *)data, dlen };
 		if (pad)
 			iov[n++] = (struct iovec){ (void *)zero, pad };
-		if (c->ddigest) {
+		if (c->ddigest) { /* outside the lock: it does not depend on the sequence numbers */
 			uint32_t crc = iscsi_crc32c(0, data, dlen);
 			if (pad)
 				crc = iscsi_crc32c(crc, zero, pad);
@@ -94,23 +114,19 @@ int iscsi_pdu_send(iscsi_conn_t *c, uint8_t *bhs, const void *data, uint32_t dle
 			iov[n++] = (struct iovec){ dd, 4 };
 		}
 	}
-	return iscsi_send_iov(c->fd, iov, n);
-}
-
-void iscsi_pdu_sn(iscsi_conn_t *c, uint8_t *bhs, int adv)
-{
-	ib_put32(bhs + 24, c->statsn);
-	if (adv)
-		c->statsn++;
-	ib_put32(bhs + 28, c->expcmdsn);
-	ib_put32(bhs + 32, c->expcmdsn + ISCSI_WINDOW - 1);
+	pthread_mutex_lock(&c->send_lock);
+	pdu_sn(c, bhs, sn);
+	if (hdi >= 0)
+		le_put32(hd, iscsi_crc32c(0, bhs, ISCSI_BHS));
+	int rc = iscsi_send_iov(c->fd, iov, n);
+	pthread_mutex_unlock(&c->send_lock);
+	return rc;
 }
 
 int iscsi_send_reject(iscsi_conn_t *c, const uint8_t *hdr, uint8_t reason)
 {
 	uint8_t bhs[ISCSI_BHS] = { OP_REJECT, 0x80, reason };
 	ib_put32(bhs + 16, ISCSI_RSVD_TAG);
-	iscsi_pdu_sn(c, bhs, 1);
 	iscsi_log(c, "reject (reason 0x%02x) of a PDU with opcode 0x%02x", reason, hdr[0] & 0x3f);
-	return iscsi_pdu_send(c, bhs, hdr, ISCSI_BHS);
+	return iscsi_pdu_send(c, bhs, hdr, ISCSI_BHS, ISCSI_SN_STAT);
 }

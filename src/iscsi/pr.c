@@ -110,7 +110,7 @@ void iscsi_pr_nexus_lost(iscsi_conn_t *c, iscsi_lustate_t *st)
 int iscsi_pr_in(iscsi_conn_t *c, iscsi_task_t *t)
 {
 	iscsi_lustate_t *st = t->lu->st;
-	uint8_t *d = c->tbuf;
+	uint8_t *d = t->xb->tbuf;
 	uint32_t alloc = ib_get16(t->cdb + 7), n = 8;
 	int sa = t->cdb[1] & 0x1f;
 	memset(d, 0, 24);

@@ -1,8 +1,11 @@
 /* iscsi/scsi.c — SCSI commands of a block device (SBC-3): READ/WRITE 6/10/12/16 (FUA), WRITE AND
  * VERIFY, VERIFY, WRITE SAME (with UNMAP), UNMAP, COMPARE AND WRITE (atomic per LU), ORWRITE,
  * SYNCHRONIZE CACHE, PRE-FETCH, READ CAPACITY 10/16, GET LBA STATUS; the dispatch to spc.c for
- * the rest. WRITE data goes to the backend as it arrives (bounded memory); other data-out
- * (parameter lists, COMPARE AND WRITE, ORWRITE) is buffered whole, at most ISCSI_MAX_BUFFERED. */
+ * the rest. WRITE data of up to ISCSI_WBUF_MAX (ISCSI_WBUF_TOTAL per connection) of a SIMPLE task
+ * is buffered and written at exec, on a worker, when the connection has workers; other WRITE
+ * data goes to the backend as it arrives (bounded memory); other data-out (parameter lists,
+ * COMPARE AND WRITE, ORWRITE) is buffered whole, at most ISCSI_MAX_BUFFERED. Commands use the
+ * buffers of the thread that runs them (t->xb). */
 #include "iscsi/conn.h"
 
 #include <stdlib.h>
@@ -110,6 +113,19 @@ static void want_out(iscsi_conn_t *c, iscsi_task_t *t, uint32_t need, int buffer
 	(void)c;
 }
 
+/* A WRITE of a SIMPLE task small enough is buffered whole and runs on a worker once its data is
+ * in (session.c); larger ones, or beyond the connection's budget, are written as data arrives. */
+static void buffer_write(iscsi_conn_t *c, iscsi_task_t *t)
+{
+	if (t->failed || !t->need || t->need > ISCSI_WBUF_MAX || t->attr > 1 || !iscsi_wq_parallel(c) ||
+	    !iscsi_wq_wbuf_get(c, t->need))
+		return;
+	t->wres = t->need;
+	if (!(t->buf = malloc(t->need))) /* streaming needs no memory */
+		return;
+	t->stream = 0;
+}
+
 int iscsi_scsi_start(iscsi_conn_t *c, iscsi_task_t *t)
 {
 	uint8_t *cdb = t->cdb, op = cdb[0];
@@ -132,6 +148,7 @@ int iscsi_scsi_start(iscsi_conn_t *c, iscsi_task_t *t)
 			t->stream_off = lba * bs;
 			t->fua = op == 0x0a ? 0 : !!(cdb[1] & 0x08);
 			want_out(c, t, len * bs, 0);
+			buffer_write(c, t);
 		}
 		return 0;
 	case 0x2f: case 0xaf: case 0x8f: { /* VERIFY 10/12/16 */
@@ -226,19 +243,19 @@ int iscsi_scsi_stream(iscsi_conn_t *c, iscsi_task_t *t, uint32_t off, const uint
 	if (len > t->need - off)
 		len = t->need - off;
 	if (op == 0x2f || op == 0xaf || op == 0x8f) {
-		if (!c->rdbuf && !(c->rdbuf = malloc(ISCSI_RDCHUNK))) {
+		if (!t->xb->rdbuf && !(t->xb->rdbuf = malloc(ISCSI_RDCHUNK))) {
 			iscsi_sense(t, SK_ABORTED_COMMAND, ASC_INTERNAL_FAILURE);
 			return 0;
 		}
 		for (uint32_t done = 0; done < len;) {
 			uint32_t n = len - done < ISCSI_RDCHUNK ? len - done : ISCSI_RDCHUNK;
-			int rc = c->s->be.read(lu->h, t->stream_off + off + done, n, c->rdbuf);
+			int rc = c->s->be.read(lu->h, t->stream_off + off + done, n, t->xb->rdbuf);
 			if (rc < 0) {
 				iscsi_sense_errno(t, rc, 0);
 				return 0;
 			}
 			for (uint32_t i = 0; i < n; i++)
-				if (c->rdbuf[i] != buf[done + i]) {
+				if (t->xb->rdbuf[i] != buf[done + i]) {
 					iscsi_sense_info(t, SK_MISCOMPARE, ASC_MISCOMPARE_VERIFY, off + done + i);
 					return 0;
 				}
@@ -281,19 +298,19 @@ static int do_read(iscsi_conn_t *c, iscsi_task_t *t)
 	uint32_t total = t->want_in < t->edtl ? t->want_in : t->edtl;
 	if (!total)
 		return 0;
-	if (!c->rdbuf && !(c->rdbuf = malloc(ISCSI_RDCHUNK))) {
+	if (!t->xb->rdbuf && !(t->xb->rdbuf = malloc(ISCSI_RDCHUNK))) {
 		iscsi_sense(t, SK_ABORTED_COMMAND, ASC_INTERNAL_FAILURE);
 		return 0;
 	}
 	for (uint32_t done = 0; done < total;) {
 		uint32_t n = total - done < ISCSI_RDCHUNK ? total - done : ISCSI_RDCHUNK;
-		int rc = c->s->be.read(t->lu->h, lba * bs + done, n, c->rdbuf);
+		int rc = c->s->be.read(t->lu->h, lba * bs + done, n, t->xb->rdbuf);
 		if (rc < 0) {
 			iscsi_sense_errno(t, rc, 0);
 			return 0;
 		}
 		done += n;
-		TRY(iscsi_datain(c, t, c->rdbuf, n, done == total));
+		TRY(iscsi_datain(c, t, t->xb->rdbuf, n, done == total));
 	}
 	return 0;
 }
@@ -383,20 +400,20 @@ static int do_write_same(iscsi_conn_t *c, iscsi_task_t *t)
 			iscsi_sense_errno(t, rc, 1);
 		return 0;
 	}
-	if (!c->rdbuf && !(c->rdbuf = malloc(ISCSI_RDCHUNK))) {
+	if (!t->xb->rdbuf && !(t->xb->rdbuf = malloc(ISCSI_RDCHUNK))) {
 		iscsi_sense(t, SK_ABORTED_COMMAND, ASC_INTERNAL_FAILURE);
 		return 0;
 	}
 	uint32_t per = ISCSI_RDCHUNK / bs;
 	for (uint32_t i = 0; i < per; i++) {
 		if (zero)
-			memset(c->rdbuf + (size_t)i * bs, 0, bs);
+			memset(t->xb->rdbuf + (size_t)i * bs, 0, bs);
 		else
-			memcpy(c->rdbuf + (size_t)i * bs, t->buf, bs);
+			memcpy(t->xb->rdbuf + (size_t)i * bs, t->buf, bs);
 	}
 	for (uint64_t done = 0; done < len;) {
 		uint32_t n = len - done < per ? (uint32_t)(len - done) : per;
-		if ((rc = c->s->be.write(lu->h, (lba + done) * bs, n * bs, c->rdbuf, 0)) < 0) {
+		if ((rc = c->s->be.write(lu->h, (lba + done) * bs, n * bs, t->xb->rdbuf, 0)) < 0) {
 			iscsi_sense_errno(t, rc, 1);
 			return 0;
 		}
@@ -452,18 +469,18 @@ static int do_verify3(iscsi_conn_t *c, iscsi_task_t *t)
 	uint32_t len;
 	lba_len(t->cdb, &lba, &len);
 	uint32_t bs = t->lu->info.block_size;
-	if (!c->rdbuf && !(c->rdbuf = malloc(ISCSI_RDCHUNK))) {
+	if (!t->xb->rdbuf && !(t->xb->rdbuf = malloc(ISCSI_RDCHUNK))) {
 		iscsi_sense(t, SK_ABORTED_COMMAND, ASC_INTERNAL_FAILURE);
 		return 0;
 	}
 	for (uint32_t b = 0; b < len; b++) {
-		int rc = c->s->be.read(t->lu->h, (lba + b) * bs, bs, c->rdbuf);
+		int rc = c->s->be.read(t->lu->h, (lba + b) * bs, bs, t->xb->rdbuf);
 		if (rc < 0) {
 			iscsi_sense_errno(t, rc, 0);
 			return 0;
 		}
 		for (uint32_t i = 0; i < bs; i++)
-			if (c->rdbuf[i] != t->buf[i]) {
+			if (t->xb->rdbuf[i] != t->buf[i]) {
 				iscsi_sense_info(t, SK_MISCOMPARE, ASC_MISCOMPARE_VERIFY, b * bs + i);
 				return 0;
 			}
@@ -533,10 +550,10 @@ static int get_lba_status(iscsi_conn_t *c, iscsi_task_t *t)
 		iscsi_sense(t, SK_ILLEGAL_REQUEST, ASC_LBA_OUT_OF_RANGE);
 		return 0;
 	}
-	lbas_t a = { .d = c->tbuf, .max = (ISCSI_TBUF - 8) / 16, .lba = lba, .bs = lu->info.block_size };
+	lbas_t a = { .d = t->xb->tbuf, .max = (ISCSI_TBUF - 8) / 16, .lba = lba, .bs = lu->info.block_size };
 	if (a.max > 64)
 		a.max = 64;
-	memset(c->tbuf, 0, 8);
+	memset(t->xb->tbuf, 0, 8);
 	uint64_t len = (lu->info.blocks - lba) * lu->info.block_size;
 	if (len > (64ull << 20))
 		len = 64ull << 20;
@@ -547,14 +564,14 @@ static int get_lba_status(iscsi_conn_t *c, iscsi_task_t *t)
 	}
 	if (a.n == 0)
 		lbas_cb(&a, len, 1);
-	ib_put32(c->tbuf, 4 + 16 * a.n);
-	return small_in(c, t, c->tbuf, 8 + 16 * a.n, alloc);
+	ib_put32(t->xb->tbuf, 4 + 16 * a.n);
+	return small_in(c, t, t->xb->tbuf, 8 + 16 * a.n, alloc);
 }
 
 int iscsi_scsi_exec(iscsi_conn_t *c, iscsi_task_t *t)
 {
 	uint8_t *cdb = t->cdb, op = cdb[0];
-	if (!c->tbuf && !(c->tbuf = malloc(ISCSI_TBUF))) {
+	if (!t->xb->tbuf && !(t->xb->tbuf = malloc(ISCSI_TBUF))) {
 		t->status = SAM_TASK_SET_FULL;
 		return 0;
 	}
@@ -575,7 +592,8 @@ int iscsi_scsi_exec(iscsi_conn_t *c, iscsi_task_t *t)
 	case 0x08: case 0x28: case 0xa8: case 0x88:
 		return do_read(c, t);
 	case 0x0a: case 0x2a: case 0xaa: case 0x8a: case 0x2e: case 0xae: case 0x8e:
-		return 0; /* zero blocks: nothing came, nothing to do */
+		/* buffered (else zero blocks: nothing came, nothing to do) */
+		return t->buf ? iscsi_scsi_stream(c, t, 0, t->buf, t->need) : 0;
 	case 0x2f: case 0xaf: case 0x8f:
 		return t->buf ? do_verify3(c, t) : 0;
 	case 0x89:

@@ -132,10 +132,12 @@ int iscsi_serve_conn(iscsi_target_srv_t *s, int fd)
 	}
 	c->s = s;
 	c->fd = fd;
+	pthread_mutex_init(&c->send_lock, NULL);
 	pthread_mutex_lock(&s->lock);
 	if (s->stopping) {
 		pthread_mutex_unlock(&s->lock);
 		close(fd);
+		pthread_mutex_destroy(&c->send_lock);
 		free(c);
 		return terr(ESHUTDOWN, "the iscsi target is shutting down");
 	}
@@ -174,8 +176,8 @@ int iscsi_serve_conn(iscsi_target_srv_t *s, int fd)
 	snprintf(msg, sizeof(msg), "%s", terr_msg());
 	iscsi_lus_close(c);
 	free(c->rbuf);
-	free(c->rdbuf);
-	free(c->tbuf);
+	free(c->rxb.rdbuf);
+	free(c->rxb.tbuf);
 	free(c->textout);
 	free(c->textin);
 
@@ -190,6 +192,7 @@ int iscsi_serve_conn(iscsi_target_srv_t *s, int fd)
 	pthread_cond_broadcast(&s->idle);
 	pthread_mutex_unlock(&s->lock);
 	linger_close(fd);
+	pthread_mutex_destroy(&c->send_lock);
 	free(c);
 	if (rc < 0)
 		terr(code ? code : -rc, "%s", msg);

@@ -4,7 +4,14 @@
  * and offsets checked), Data-In (split at the initiator's MaxRecvDataSegmentLength, F bit at
  * every MaxBurstLength, status in the last one when GOOD), SCSI Response with residuals, task
  * management, Text (SendTargets, with continuation), Logout, Reject. Error recovery level 0:
- * any sequence error ends the connection. Also the session's LUs and the server-wide LU state. */
+ * any sequence error ends the connection. Also the session's LUs and the server-wide LU state.
+ *
+ * This file runs in the connection's thread (the reader), except iscsi_task_run and what it
+ * calls (iscsi_datain, the response), which workers run too (workers.c): READs, and WRITEs of
+ * at most ISCSI_WBUF_MAX whose data was buffered, of SIMPLE tasks go to a worker once complete;
+ * larger WRITEs are written as their data arrives and answered here. Other commands (and
+ * ORDERED / HEAD OF QUEUE tasks) run here after the tasks handed over have finished, as do a
+ * Logout's response and a TMF's (after the tasks it aborts have ended). */
 #include "iscsi/conn.h"
 
 #include <arpa/inet.h>
@@ -100,18 +107,15 @@ void iscsi_lus_close(iscsi_conn_t *c)
 }
 
 /* ---- tasks ---- */
-static iscsi_task_t *task_find(iscsi_conn_t *c, uint32_t itt)
-{
-	for (int i = 0; i < ISCSI_MAX_TASKS; i++)
-		if (c->tasks[i].used && c->tasks[i].itt == itt)
-			return &c->tasks[i];
-	return NULL;
-}
+int iscsi_task_aborted(const iscsi_task_t *t) { return __atomic_load_n(&t->aborted, __ATOMIC_SEQ_CST) == 1; }
 
-static void task_free(iscsi_task_t *t)
+/* The task's status is about to go: from now on an abort finds it completed (1), unless it was
+ * aborted first (0: no status may go). */
+static int claim_status(iscsi_task_t *t)
 {
-	free(t->buf);
-	memset(t, 0, sizeof(*t));
+	int none = 0;
+	return __atomic_compare_exchange_n(&t->aborted, &none, 2, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST) ||
+	       none == 2;
 }
 
 static int send_scsi_rsp(iscsi_conn_t *c, iscsi_task_t *t)
@@ -129,7 +133,6 @@ static int send_scsi_rsp(iscsi_conn_t *c, iscsi_task_t *t)
 	}
 	ib_put32(bhs + 16, t->itt);
 	ib_put32(bhs + 20, 0);
-	iscsi_pdu_sn(c, bhs, 1);
 	ib_put32(bhs + 36, t->wr ? t->r2tsn : t->datasn);
 	ib_put32(bhs + 44, resid);
 	uint8_t data[2 + sizeof(t->sense)];
@@ -139,7 +142,7 @@ static int send_scsi_rsp(iscsi_conn_t *c, iscsi_task_t *t)
 		memcpy(data + 2, t->sense, t->senselen);
 		dlen = 2u + t->senselen;
 	}
-	return iscsi_pdu_send(c, bhs, data, dlen);
+	return iscsi_pdu_send(c, bhs, data, dlen, ISCSI_SN_STAT);
 }
 
 int iscsi_datain(iscsi_conn_t *c, iscsi_task_t *t, const void *buf, uint32_t len, int last)
@@ -147,7 +150,7 @@ int iscsi_datain(iscsi_conn_t *c, iscsi_task_t *t, const void *buf, uint32_t len
 	uint32_t end = t->want_in < t->edtl ? t->want_in : t->edtl;
 	const uint8_t *p = buf;
 	(void)last;
-	while (len && t->sent_in < end) {
+	while (len && t->sent_in < end && !iscsi_task_aborted(t)) {
 		uint32_t n = len < end - t->sent_in ? len : end - t->sent_in;
 		if (n > c->mrdsl_out)
 			n = c->mrdsl_out;
@@ -163,19 +166,19 @@ int iscsi_datain(iscsi_conn_t *c, iscsi_task_t *t, const void *buf, uint32_t len
 		ib_put32(bhs + 20, ISCSI_RSVD_TAG);
 		ib_put32(bhs + 36, t->datasn++);
 		ib_put32(bhs + 40, t->sent_in);
+		int sn = ISCSI_SN_NOSTAT;
 		if (final && !t->failed && t->status == SAM_GOOD) {
+			if (!claim_status(t))
+				return 0;
 			bhs[1] |= 0x81;
 			if (t->want_in > t->edtl)
 				bhs[1] |= 0x04, ib_put32(bhs + 44, t->want_in - t->edtl);
 			else if (end < t->edtl)
 				bhs[1] |= 0x02, ib_put32(bhs + 44, t->edtl - end);
-			iscsi_pdu_sn(c, bhs, 1);
+			sn = ISCSI_SN_STAT;
 			t->status_sent = 1;
-		} else {
-			iscsi_pdu_sn(c, bhs, 0);
-			ib_put32(bhs + 24, 0);
 		}
-		TRY(iscsi_pdu_send(c, bhs, p, n));
+		TRY(iscsi_pdu_send(c, bhs, p, n, sn));
 		t->sent_in += n;
 		p += n, len -= n;
 	}
@@ -199,11 +202,10 @@ static int send_r2ts(iscsi_conn_t *c, iscsi_task_t *t)
 		iscsi_lun_encode(bhs + 8, t->lun);
 		ib_put32(bhs + 16, t->itt);
 		ib_put32(bhs + 20, r->ttt);
-		iscsi_pdu_sn(c, bhs, 0);
 		ib_put32(bhs + 36, t->r2tsn++);
 		ib_put32(bhs + 40, r->off);
 		ib_put32(bhs + 44, r->len);
-		TRY(iscsi_pdu_send(c, bhs, NULL, 0));
+		TRY(iscsi_pdu_send(c, bhs, NULL, 0, ISCSI_SN_PEEK));
 	}
 	return 0;
 }
@@ -223,15 +225,44 @@ static int consume(iscsi_conn_t *c, iscsi_task_t *t, uint32_t off, const uint8_t
 	return 0;
 }
 
-/* Every data-out the task will get has come: run it, answer, free it. */
-static int task_done(iscsi_conn_t *c, iscsi_task_t *t)
+int iscsi_task_run(iscsi_conn_t *c, iscsi_task_t *t)
 {
 	int rc = 0;
+	if (iscsi_task_aborted(t))
+		return 0;
 	if (!t->failed)
 		rc = iscsi_scsi_exec(c, t);
-	if (rc == 0 && !t->status_sent)
+	if (rc == 0 && !t->status_sent && claim_status(t))
 		rc = send_scsi_rsp(c, t);
-	task_free(t);
+	return rc;
+}
+
+static int op_read(uint8_t op) { return op == 0x08 || op == 0x28 || op == 0xa8 || op == 0x88; }
+
+/* READ, WRITE, WRITE AND VERIFY, VERIFY: commands that need no ordering against others. */
+static int op_rw(uint8_t op)
+{
+	return op_read(op) || op == 0x0a || op == 0x2a || op == 0xaa || op == 0x8a || op == 0x2e || op == 0xae ||
+	       op == 0x8e || op == 0x2f || op == 0xaf || op == 0x8f;
+}
+
+/* Task attribute SIMPLE (or untagged): may run in any order with other such tasks. */
+static int attr_simple(const iscsi_task_t *t) { return t->attr <= 1; }
+
+/* Every data-out the task will get has come: run it and answer, on a worker if it is a READ or
+ * a buffered WRITE of a SIMPLE task. Everything else runs here, after every task handed over
+ * has finished unless it is a READ/WRITE/VERIFY (its data was streamed, or it failed early). */
+static int task_done(iscsi_conn_t *c, iscsi_task_t *t)
+{
+	uint8_t op = t->cdb[0];
+	if (iscsi_wq_parallel(c) && attr_simple(t) && !t->failed && t->lu && (op_read(op) || (t->wres && !t->stream)))
+		return iscsi_wq_submit(c, t);
+	int rc = 0;
+	if (!attr_simple(t) || (!op_rw(op) && !t->failed))
+		rc = iscsi_wq_drain(c);
+	if (rc == 0)
+		rc = iscsi_task_run(c, t);
+	iscsi_task_release(c, t);
 	return rc;
 }
 
@@ -240,22 +271,22 @@ static int task_ready(const iscsi_task_t *t)
 	return !t->unsol_open && t->nr2t == 0 && (t->failed || t->got >= t->edtl || !t->wr);
 }
 
-static int scsi_cmd(iscsi_conn_t *c, iscsi_pdu_t *p)
+/* A SCSI Command PDU; advance: it moves ExpCmdSN (once its task slot is counted). */
+static int scsi_cmd(iscsi_conn_t *c, iscsi_pdu_t *p, int advance)
 {
 	uint8_t *h = p->bhs;
 	uint32_t itt = ib_get32(h + 16);
-	if (task_find(c, itt))
-		return iscsi_send_reject(c, h, REJ_TASK_IN_PROGRESS);
-	iscsi_task_t *t = NULL;
-	for (int i = 0; i < ISCSI_MAX_TASKS && !t; i++)
-		if (!c->tasks[i].used)
-			t = &c->tasks[i];
-	if (!t || (p->dlen && (!(h[1] & 0x20) || !c->immediate)) || p->dlen > c->firstburst ||
-	    p->dlen > ib_get32(h + 20))
-		return t ? iscsi_send_reject(c, h, REJ_PROTOCOL) : iscsi_send_reject(c, h, REJ_LONG_OP);
-	memset(t, 0, sizeof(*t));
-	t->used = 1;
-	t->itt = itt;
+	int dup;
+	iscsi_task_t *t = iscsi_task_new(c, itt, &dup);
+	if (advance)
+		c->expcmdsn = ib_get32(h + 24) + 1;
+	if (!t)
+		return iscsi_send_reject(c, h, dup ? REJ_TASK_IN_PROGRESS : REJ_LONG_OP);
+	if ((p->dlen && (!(h[1] & 0x20) || !c->immediate)) || p->dlen > c->firstburst || p->dlen > ib_get32(h + 20)) {
+		iscsi_task_release(c, t);
+		return iscsi_send_reject(c, h, REJ_PROTOCOL);
+	}
+	t->attr = h[1] & 7;
 	t->edtl = ib_get32(h + 20);
 	t->cmdsn = ib_get32(h + 24);
 	t->rd = !!(h[1] & 0x40);
@@ -274,6 +305,8 @@ static int scsi_cmd(iscsi_conn_t *c, iscsi_pdu_t *p)
 		}
 		a += (3 + alen + 3) & ~3u;
 	}
+	if (!attr_simple(t)) /* ORDERED, HEAD OF QUEUE, ACA: after every task before it */
+		TRY(iscsi_wq_drain(c));
 	if (t->rd && t->wr) {
 		iscsi_sense(t, SK_ILLEGAL_REQUEST, ASC_INVALID_FIELD_CDB); /* bidirectional: not supported */
 	} else {
@@ -313,7 +346,7 @@ static void bad_datasn(iscsi_conn_t *c, iscsi_task_t *t, uint32_t got, uint32_t 
 static int data_out(iscsi_conn_t *c, iscsi_pdu_t *p)
 {
 	uint8_t *h = p->bhs;
-	iscsi_task_t *t = task_find(c, ib_get32(h + 16));
+	iscsi_task_t *t = iscsi_task_find_rx(c, ib_get32(h + 16));
 	uint32_t ttt = ib_get32(h + 20), datasn = ib_get32(h + 36), off = ib_get32(h + 40), len = p->dlen;
 	if (!t || !t->wr)
 		return iscsi_send_reject(c, h, REJ_INVALID_FIELD);
@@ -371,18 +404,10 @@ static int nop_out(iscsi_conn_t *c, iscsi_pdu_t *p)
 	memcpy(bhs + 8, h + 8, 8);
 	memcpy(bhs + 16, h + 16, 4);
 	ib_put32(bhs + 20, ISCSI_RSVD_TAG);
-	iscsi_pdu_sn(c, bhs, 1);
 	uint32_t n = p->ddigest_bad ? 0 : p->dlen;
 	if (n > c->mrdsl_out)
 		n = c->mrdsl_out;
-	return iscsi_pdu_send(c, bhs, p->data, n);
-}
-
-static void abort_lun(iscsi_conn_t *c, int all, uint64_t lun)
-{
-	for (int i = 0; i < ISCSI_MAX_TASKS; i++)
-		if (c->tasks[i].used && (all || c->tasks[i].lun == lun))
-			task_free(&c->tasks[i]);
+	return iscsi_pdu_send(c, bhs, p->data, n, ISCSI_SN_STAT);
 }
 
 static int tmf(iscsi_conn_t *c, iscsi_pdu_t *p, int *close_after)
@@ -394,10 +419,9 @@ static int tmf(iscsi_conn_t *c, iscsi_pdu_t *p, int *close_after)
 	iscsi_lu_t *lu = NULL;
 	switch (fn) {
 	case TMF_ABORT_TASK: {
-		iscsi_task_t *t = task_find(c, ib_get32(h + 20));
-		if (t)
-			task_free(t);
-		else if (!(sn_lt(ib_get32(h + 32), ib_get32(h + 24)) && !sn_lt(ib_get32(h + 32), c->expcmdsn)))
+		/* a running task ends without data-in or response before this response goes */
+		if (!iscsi_wq_abort(c, 1, ib_get32(h + 20), 0, 0) &&
+		    !(sn_lt(ib_get32(h + 32), ib_get32(h + 24)) && !sn_lt(ib_get32(h + 32), c->expcmdsn)))
 			rsp = TMF_RSP_NO_TASK; /* done already (or never sent: then it counts as received) */
 		break;
 	}
@@ -408,7 +432,7 @@ static int tmf(iscsi_conn_t *c, iscsi_pdu_t *p, int *close_after)
 			rsp = TMF_RSP_NO_LUN;
 			break;
 		}
-		abort_lun(c, 0, lun);
+		iscsi_wq_abort(c, 0, 0, 0, lun);
 		if (fn == TMF_LUN_RESET && !c->discovery) {
 			pthread_mutex_lock(&lu->st->lock);
 			lu->st->resv[0] = 0; /* a reset releases SPC-2 reservations */
@@ -417,7 +441,7 @@ static int tmf(iscsi_conn_t *c, iscsi_pdu_t *p, int *close_after)
 		break;
 	case TMF_TARGET_WARM_RESET:
 	case TMF_TARGET_COLD_RESET:
-		abort_lun(c, 1, 0);
+		iscsi_wq_abort(c, 0, 0, 1, 0);
 		for (int i = 0; i < c->nlus; i++) {
 			pthread_mutex_lock(&c->lus[i].st->lock);
 			c->lus[i].st->resv[0] = 0;
@@ -434,20 +458,21 @@ static int tmf(iscsi_conn_t *c, iscsi_pdu_t *p, int *close_after)
 	}
 	uint8_t bhs[ISCSI_BHS] = { OP_TMF_RSP, 0x80, rsp };
 	memcpy(bhs + 16, h + 16, 4);
-	iscsi_pdu_sn(c, bhs, 1);
-	return iscsi_pdu_send(c, bhs, NULL, 0);
+	return iscsi_pdu_send(c, bhs, NULL, 0, ISCSI_SN_STAT);
 }
 
+/* Logout: the commands handed over finish (their responses go first); commands still waiting
+ * for data-out end with the connection. */
 static int logout(iscsi_conn_t *c, iscsi_pdu_t *p)
 {
 	uint8_t *h = p->bhs;
 	int reason = h[1] & 0x7f;
 	uint8_t bhs[ISCSI_BHS] = { OP_LOGOUT_RSP, 0x80, reason == 2 ? 2 : 0 };
 	memcpy(bhs + 16, h + 16, 4);
-	iscsi_pdu_sn(c, bhs, 1);
 	ib_put16(bhs + 40, 2);
 	ib_put16(bhs + 42, 0);
-	return iscsi_pdu_send(c, bhs, NULL, 0);
+	TRY(iscsi_wq_drain(c));
+	return iscsi_pdu_send(c, bhs, NULL, 0, ISCSI_SN_STAT);
 }
 
 /* ---- Text: SendTargets ---- */
@@ -500,8 +525,7 @@ static int send_text_part(iscsi_conn_t *c, const uint8_t *h)
 		c->text_ttt = c->next_ttt;
 	}
 	ib_put32(bhs + 20, last ? ISCSI_RSVD_TAG : c->text_ttt);
-	iscsi_pdu_sn(c, bhs, 1);
-	int rc = iscsi_pdu_send(c, bhs, n ? c->textout + c->textoff : NULL, n);
+	int rc = iscsi_pdu_send(c, bhs, n ? c->textout + c->textoff : NULL, n, ISCSI_SN_STAT);
 	c->textoff += n;
 	if (last) {
 		free(c->textout);
@@ -545,8 +569,7 @@ static int text(iscsi_conn_t *c, iscsi_pdu_t *p)
 		if (++c->next_ttt == ISCSI_RSVD_TAG)
 			c->next_ttt = 1;
 		ib_put32(bhs + 20, c->next_ttt);
-		iscsi_pdu_sn(c, bhs, 1);
-		return iscsi_pdu_send(c, bhs, NULL, 0);
+		return iscsi_pdu_send(c, bhs, NULL, 0, ISCSI_SN_STAT);
 	}
 	iscsi_kv_t kv = { .max = 1u << 20 };
 	size_t pos = 0;
@@ -601,6 +624,7 @@ int iscsi_ffp(iscsi_conn_t *c)
 	if (!p)
 		return terr(ENOMEM, "out of memory");
 	int rc = 0, close_after = 0;
+	iscsi_wq_init(c);
 	for (;;) {
 		rc = iscsi_pdu_recv(c, p, c->mrdsl_in);
 		if (rc == 1) {
@@ -617,16 +641,17 @@ int iscsi_ffp(iscsi_conn_t *c)
 		if (rc < 0)
 			break;
 		uint8_t *h = p->bhs;
-		int op = h[0] & 0x3f, imm = h[0] & 0x40;
+		int op = h[0] & 0x3f, imm = h[0] & 0x40, advance = 0;
 		if (op == OP_NOP_OUT || op == OP_SCSI_CMD || op == OP_TMF_REQ || op == OP_TEXT_REQ || op == OP_LOGOUT_REQ) {
-			uint32_t cmdsn = ib_get32(h + 24);
+			uint32_t cmdsn = ib_get32(h + 24), exp = c->expcmdsn, max = c->maxcmdsn;
 			if (!imm) {
-				if (sn_lt(cmdsn, c->expcmdsn) || sn_lt(c->expcmdsn + ISCSI_WINDOW - 1, cmdsn)) {
-					iscsi_log(c, "CmdSN %u outside the window [%u, %u]: PDU ignored", cmdsn, c->expcmdsn,
-						  c->expcmdsn + ISCSI_WINDOW - 1);
+				if (sn_lt(cmdsn, exp) || sn_lt(max, cmdsn)) {
+					iscsi_log(c, "CmdSN %u outside the window [%u, %u]: PDU ignored", cmdsn, exp, max);
 					continue;
 				}
-				c->expcmdsn = cmdsn + 1;
+				advance = 1;
+				if (op != OP_SCSI_CMD || c->discovery) /* a command moves it once its task counts */
+					c->expcmdsn = cmdsn + 1;
 			}
 		}
 		if (p->ddigest_bad && op != OP_SCSI_CMD && op != OP_DATA_OUT) {
@@ -639,7 +664,7 @@ int iscsi_ffp(iscsi_conn_t *c)
 				rc = nop_out(c, p);
 				break;
 			case OP_SCSI_CMD:
-				rc = scsi_cmd(c, p);
+				rc = scsi_cmd(c, p, advance);
 				break;
 			case OP_DATA_OUT:
 				rc = data_out(c, p);
@@ -665,9 +690,7 @@ int iscsi_ffp(iscsi_conn_t *c)
 		if (rc < 0 || close_after)
 			break;
 	}
-	for (int i = 0; i < ISCSI_MAX_TASKS; i++)
-		if (c->tasks[i].used)
-			task_free(&c->tasks[i]);
+	rc = iscsi_wq_fini(c, rc); /* every command handed over has answered */
 	free(p);
 	return rc;
 }

@@ -76,7 +76,7 @@ static int has_sa(uint8_t op)
 
 static int rsoc(iscsi_conn_t *c, iscsi_task_t *t)
 {
-	uint8_t *cdb = t->cdb, *d = c->tbuf;
+	uint8_t *cdb = t->cdb, *d = t->xb->tbuf;
 	int opts = cdb[2] & 7, rctd = !!(cdb[2] & 0x80);
 	uint32_t alloc = ib_get32(cdb + 6), n = 0;
 	int thin = t->lu && t->lu->info.thin;
@@ -166,7 +166,7 @@ static uint32_t designator_str(uint8_t *p, uint8_t assoc_type, const char *s)
 
 static int inquiry(iscsi_conn_t *c, iscsi_task_t *t)
 {
-	uint8_t *cdb = t->cdb, *d = c->tbuf;
+	uint8_t *cdb = t->cdb, *d = t->xb->tbuf;
 	uint32_t alloc = ib_get16(cdb + 3), n;
 	iscsi_lu_t *lu = t->lu;
 	if (cdb[1] & 0x02) { /* CMDDT: obsolete */
@@ -306,7 +306,7 @@ static uint32_t mode_page(iscsi_lu_t *lu, int pg, int pc, int can_wce, uint8_t *
 
 static int mode_sense(iscsi_conn_t *c, iscsi_task_t *t)
 {
-	uint8_t *cdb = t->cdb, *d = c->tbuf;
+	uint8_t *cdb = t->cdb, *d = t->xb->tbuf;
 	int ten = cdb[0] == 0x5a, dbd = !!(cdb[1] & 0x08), llbaa = ten && (cdb[1] & 0x10);
 	int pc = cdb[2] >> 6, pg = cdb[2] & 0x3f, sub = cdb[3];
 	uint32_t alloc = ten ? ib_get16(cdb + 7) : cdb[4];
@@ -426,7 +426,7 @@ static int luns_cb(void *arg, uint64_t lun)
 
 static int report_luns(iscsi_conn_t *c, iscsi_task_t *t)
 {
-	uint8_t *cdb = t->cdb, *d = c->tbuf;
+	uint8_t *cdb = t->cdb, *d = t->xb->tbuf;
 	uint32_t alloc = ib_get32(cdb + 6);
 	if (cdb[2] > 2) {
 		iscsi_sense_field(t, 1, 2, -1);
@@ -446,7 +446,7 @@ static int report_luns(iscsi_conn_t *c, iscsi_task_t *t)
 
 int iscsi_spc(iscsi_conn_t *c, iscsi_task_t *t)
 {
-	uint8_t *cdb = t->cdb, *d = c->tbuf, op = cdb[0];
+	uint8_t *cdb = t->cdb, *d = t->xb->tbuf, op = cdb[0];
 	switch (op) {
 	case 0x12:
 		inquiry(c, t);

@@ -791,6 +791,338 @@ static void test_listen(void)
 		close(cs[i].fd);
 }
 
+/* ---- several commands in flight on one connection ---- */
+typedef struct pend {
+	uint32_t itt;
+	int status;      /* -1: no status yet; -2: none expected (aborted) */
+	uint8_t *in;     /* data-in lands here */
+	uint32_t inlen;
+} pend_t;
+
+/* What the PDUs from the target said, in wire order. */
+typedef struct wire {
+	uint32_t statsn, maxcmdsn, expcmdsn;
+	int have, statsn_ok, maxcmdsn_ok;
+	int order[64], norder; /* pend indices in the order their status came */
+	int stray;             /* PDUs for a pend that expects none (-2) */
+} wire_t;
+
+/* Send a SCSI command with its data as immediate data only (outlen <= FirstBurstLength and the
+ * target's MaxRecvDataSegmentLength), no waiting. */
+static int send_cmd(cli_t *c, uint32_t itt, const uint8_t *cdb, const uint8_t *out, uint32_t outlen, uint32_t inlen)
+{
+	uint8_t bhs[48] = { OP_SCSI_CMD };
+	bhs[1] = 0x80 | (out ? 0x20 : 0) | (inlen ? 0x40 : 0) | 1;
+	iscsi_lun_encode(bhs + 8, 0);
+	ib_put32(bhs + 16, itt);
+	ib_put32(bhs + 20, out ? outlen : inlen);
+	ib_put32(bhs + 24, c->cmdsn++);
+	ib_put32(bhs + 28, c->statsn);
+	memcpy(bhs + 32, cdb, 16);
+	return send_pdu(c, bhs, out, out ? outlen : 0);
+}
+
+static int send_tmf(cli_t *c, int fn, uint32_t ref_itt, uint32_t ref_cmdsn)
+{
+	uint8_t bhs[48] = { OP_TMF_REQ | ISCSI_OP_IMMEDIATE, (uint8_t)(0x80 | fn) };
+	iscsi_lun_encode(bhs + 8, 0);
+	ib_put32(bhs + 16, c->itt++);
+	ib_put32(bhs + 20, ref_itt);
+	ib_put32(bhs + 24, c->cmdsn);
+	ib_put32(bhs + 32, ref_cmdsn);
+	return send_pdu(c, bhs, NULL, 0);
+}
+
+static int send_ping(cli_t *c)
+{
+	uint8_t bhs[48] = { OP_NOP_OUT | ISCSI_OP_IMMEDIATE, 0x80 };
+	ib_put32(bhs + 16, c->itt++);
+	ib_put32(bhs + 20, ISCSI_RSVD_TAG);
+	ib_put32(bhs + 24, c->cmdsn);
+	return send_pdu(c, bhs, NULL, 0);
+}
+
+/* Receive until every pend has its status (stop < 0), or until a PDU with opcode stop came (its
+ * header in out). 0, or -1 if the connection failed or timed out. */
+static int collect(cli_t *c, pend_t *p, int n, wire_t *w, int stop, uint8_t *out)
+{
+	uint8_t bhs[48];
+	for (;;) {
+		int left = 0;
+		for (int i = 0; i < n; i++)
+			left += p[i].status == -1;
+		if (stop < 0 && !left)
+			return 0;
+		int dl = recv_pdu(c, bhs);
+		if (dl < 0)
+			return -1;
+		int op = bhs[0] & 0x3f, st = op != OP_R2T && (op != OP_DATA_IN || (bhs[1] & 0x01));
+		uint32_t statsn = ib_get32(bhs + 24), exp = ib_get32(bhs + 28), max = ib_get32(bhs + 32);
+		if (st) {
+			if (w->have && statsn != w->statsn + 1)
+				w->statsn_ok = 0;
+			w->statsn = statsn;
+			c->statsn = statsn + 1;
+		}
+		if (w->have && (sn_lt(max, w->maxcmdsn) || sn_lt(exp, w->expcmdsn)))
+			w->maxcmdsn_ok = 0;
+		if (!w->have || !sn_lt(max, w->maxcmdsn))
+			w->maxcmdsn = max;
+		if (!w->have || !sn_lt(exp, w->expcmdsn))
+			w->expcmdsn = exp;
+		w->have = 1;
+		if (op == stop) {
+			memcpy(out, bhs, 48);
+			return 0;
+		}
+		if (op != OP_DATA_IN && op != OP_SCSI_RSP)
+			continue;
+		int k = -1;
+		for (int i = 0; i < n && k < 0; i++)
+			if (p[i].itt == ib_get32(bhs + 16))
+				k = i;
+		if (k < 0)
+			continue;
+		if (p[k].status == -2) {
+			w->stray++;
+			continue;
+		}
+		if (op == OP_DATA_IN && p[k].in && ib_get32(bhs + 40) + (uint32_t)dl <= p[k].inlen)
+			memcpy(p[k].in + ib_get32(bhs + 40), rdata, (size_t)dl);
+		if (op == OP_SCSI_RSP || (bhs[1] & 0x01)) {
+			p[k].status = bhs[3];
+			if (w->norder < 64)
+				w->order[w->norder++] = k;
+		}
+	}
+}
+
+static void wire_init(wire_t *w)
+{
+	memset(w, 0, sizeof(*w));
+	w->statsn_ok = w->maxcmdsn_ok = 1;
+}
+
+static void lu0_slow(unsigned us)
+{
+	iscsi_mem_lock(mem);
+	lu0->delay_us = us;
+	lu0->max_busy = 0;
+	iscsi_mem_unlock(mem);
+}
+
+static int lu0_max_busy(void)
+{
+	iscsi_mem_lock(mem);
+	int n = lu0->max_busy;
+	iscsi_mem_unlock(mem);
+	return n;
+}
+
+#define NPAR 32
+static uint8_t pdata[NPAR][4096], pin[NPAR][4096];
+
+/* Pending WRITE(10)s of 4 KiB i = 0..n-1 at scattered LBAs, data pdata[i] (seed). */
+static int send_writes(cli_t *c, pend_t *p, int n, unsigned seed)
+{
+	uint8_t cdb[16];
+	for (int i = 0; i < n; i++) {
+		fill(pdata[i], 4096, seed + (unsigned)i);
+		p[i] = (pend_t){ .itt = c->itt++, .status = -1 };
+		cdb_rw(cdb, 0x2a, (uint64_t)((i * 97) % 256) * 8, 8);
+		if (send_cmd(c, p[i].itt, cdb, pdata[i], 4096, 0))
+			return -1;
+	}
+	return 0;
+}
+
+static int send_reads(cli_t *c, pend_t *p, int n)
+{
+	uint8_t cdb[16];
+	for (int i = 0; i < n; i++) {
+		memset(pin[i], 0, 4096);
+		p[i] = (pend_t){ .itt = c->itt++, .status = -1, .in = pin[i], .inlen = 4096 };
+		cdb_rw(cdb, 0x28, (uint64_t)((i * 97) % 256) * 8, 8);
+		if (send_cmd(c, p[i].itt, cdb, NULL, 0, 4096))
+			return -1;
+	}
+	return 0;
+}
+
+static int all_good(const pend_t *p, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (p[i].status != 0)
+			return 0;
+	return 1;
+}
+
+static int in_order(const wire_t *w)
+{
+	for (int i = 0; i < w->norder; i++)
+		if (w->order[i] != i)
+			return 0;
+	return 1;
+}
+
+static void test_parallel(void)
+{
+	cli_t c;
+	pend_t p[NPAR];
+	wire_t w;
+	start(&c);
+	ok(login_op(&c, TGT, "None", NULL) == 0, "parallel: login");
+	lu0_slow(20000);
+	wire_init(&w);
+	ok(send_writes(&c, p, NPAR, 300) == 0 && collect(&c, p, NPAR, &w, -1, NULL) == 0 && all_good(p, NPAR),
+	   "32 WRITEs of 4 KiB sent at once, each answered GOOD");
+	int same = 1;
+	for (int i = 0; i < NPAR; i++)
+		same &= !memcmp(lu0->data + (size_t)((i * 97) % 256) * 4096, pdata[i], 4096);
+	ok(same, "... every block holds its command's data");
+	ok(lu0_max_busy() > 1, "... the writes overlapped at the backend (%d at once)", lu0_max_busy());
+	ok(w.statsn_ok, "... StatSN counts up by one in the order the responses came");
+	ok(w.maxcmdsn_ok, "... ExpCmdSN and MaxCmdSN never went back");
+	diag("write responses in %s order", in_order(&w) ? "command" : "another");
+	lu0_slow(20000);
+	wire_init(&w);
+	ok(send_reads(&c, p, NPAR) == 0 && collect(&c, p, NPAR, &w, -1, NULL) == 0 && all_good(p, NPAR),
+	   "32 READs of 4 KiB at once: all GOOD");
+	same = 1;
+	for (int i = 0; i < NPAR; i++)
+		same &= !memcmp(pin[i], pdata[i], 4096);
+	ok(same, "... each READ got its own blocks' data");
+	ok(lu0_max_busy() > 1 && w.statsn_ok && w.maxcmdsn_ok, "... overlapped (%d at once), StatSN in wire order",
+	   lu0_max_busy());
+
+	/* MaxCmdSN leaves room only for the task slots that are free */
+	lu0_slow(200000);
+	wire_init(&w);
+	uint8_t bhs[48];
+	int r = send_reads(&c, p, 16) == 0 && send_ping(&c) == 0 ? collect(&c, p, 16, &w, OP_NOP_IN, bhs) : -1;
+	int open = 0;
+	for (int i = 0; i < 16; i++)
+		open += p[i].status == -1;
+	uint32_t exp = ib_get32(bhs + 28), max = ib_get32(bhs + 32);
+	ok(r == 0 && exp == c.cmdsn && max - exp + 1 <= 128u - (uint32_t)open,
+	   "NOP-In with %d READs running: ExpCmdSN %u, MaxCmdSN %u leaves room for at most 128 - %d", open,
+	   exp - c.cmdsn, max - c.cmdsn, open);
+	ok(collect(&c, p, 16, &w, -1, NULL) == 0 && all_good(p, 16), "... then the READs answer");
+	lu0_slow(0);
+	finish(&c);
+
+	/* one worker: in order, one at a time */
+	setenv("TARN_ISCSI_WORKERS", "1", 1);
+	start(&c);
+	ok(login_op(&c, TGT, "None", NULL) == 0, "TARN_ISCSI_WORKERS=1: login");
+	lu0_slow(2000);
+	wire_init(&w);
+	ok(send_reads(&c, p, 16) == 0 && collect(&c, p, 16, &w, -1, NULL) == 0 && all_good(p, 16) && in_order(&w) &&
+		   w.statsn_ok,
+	   "... 16 READs at once answer in command order");
+	ok(lu0_max_busy() == 1, "... one at a time at the backend");
+	lu0_slow(0);
+	finish(&c);
+	unsetenv("TARN_ISCSI_WORKERS");
+}
+
+static void test_abort_inflight(void)
+{
+	cli_t c;
+	pend_t p[NPAR];
+	wire_t w;
+	uint8_t bhs[48];
+	start(&c);
+	ok(login_op(&c, TGT, "None", NULL) == 0, "TMF in flight: login");
+
+	/* ABORT TASK of a running READ */
+	lu0_slow(300000);
+	wire_init(&w);
+	uint32_t first = c.cmdsn;
+	int r = send_reads(&c, p, 4) == 0 && send_tmf(&c, TMF_ABORT_TASK, p[1].itt, first + 1) == 0
+			? collect(&c, p, 4, &w, OP_TMF_RSP, bhs)
+			: -1;
+	ok(r == 0 && bhs[2] == TMF_RSP_COMPLETE && p[1].status == -1, "ABORT TASK of a running READ: function complete");
+	p[1].status = -2;
+	ok(collect(&c, p, 4, &w, -1, NULL) == 0 && p[0].status == 0 && p[2].status == 0 && p[3].status == 0 &&
+		   !memcmp(pin[0], pdata[0], 4096) && !memcmp(pin[3], pdata[3], 4096),
+	   "... the other three READs answer with their data");
+	ok(send_ping(&c) == 0 && collect(&c, p, 4, &w, OP_NOP_IN, bhs) == 0 && w.stray == 0,
+	   "... and nothing comes for the aborted one (a ping answers first)");
+	ok(w.statsn_ok, "... StatSN in order throughout");
+
+	/* ABORT TASK right behind a fast READ: either the READ answered and the task does not exist,
+	 * or it did not answer and the abort completed; never both, never neither */
+	lu0_slow(0);
+	static pend_t q[200];
+	int bad = 0, done_first = 0, aborted_first = 0;
+	wire_init(&w);
+	for (int k = 0; k < 200 && !bad; k++) {
+		uint8_t rcdb[16];
+		cdb_rw(rcdb, 0x28, (uint64_t)k, 1);
+		q[k] = (pend_t){ .itt = c.itt++, .status = -1 };
+		uint32_t sn = c.cmdsn;
+		if (send_cmd(&c, q[k].itt, rcdb, NULL, 0, 512) || send_tmf(&c, TMF_ABORT_TASK, q[k].itt, sn) ||
+		    collect(&c, q + k, 1, &w, OP_TMF_RSP, bhs)) {
+			bad++;
+		} else if (bhs[2] == TMF_RSP_COMPLETE && q[k].status == -1) {
+			aborted_first++;
+			q[k].status = -2;
+		} else if (bhs[2] == TMF_RSP_NO_TASK && q[k].status == 0) {
+			done_first++;
+		} else {
+			bad++;
+		}
+	}
+	ok(!bad && send_ping(&c) == 0 && collect(&c, q, 200, &w, OP_NOP_IN, bhs) == 0 && w.stray == 0 && w.statsn_ok,
+	   "ABORT TASK right behind a READ, 200 times: answered + no such task (%d) or aborted + complete (%d)",
+	   done_first, aborted_first);
+	lu0_slow(300000);
+
+	/* LUN RESET with READs and WRITEs running */
+	wire_init(&w);
+	r = send_reads(&c, p, 6) == 0 && send_writes(&c, p + 6, 6, 500) == 0 && send_tmf(&c, TMF_LUN_RESET, 0, 0) == 0
+		    ? collect(&c, p, 12, &w, OP_TMF_RSP, bhs)
+		    : -1;
+	int answered = 0;
+	for (int i = 0; i < 12; i++) {
+		answered += p[i].status != -1;
+		p[i].status = -2;
+	}
+	ok(r == 0 && bhs[2] == TMF_RSP_COMPLETE, "LUN RESET with 12 commands running: function complete");
+	ok(answered < 12, "... %d of them aborted", 12 - answered);
+	ok(send_ping(&c) == 0 && collect(&c, p, 12, &w, OP_NOP_IN, bhs) == 0 && w.stray == 0,
+	   "... no response for any of them after the TMF response");
+	lu0_slow(0);
+	uint8_t cdb[16] = { 0 };
+	is_int(scsi(&c, 0, cdb, 6, NULL, 0, NULL, 0).status, 0, "... the session goes on");
+
+	/* Logout with WRITEs running: they answer first */
+	lu0_slow(100000);
+	wire_init(&w);
+	uint8_t lo[48] = { OP_LOGOUT_REQ | ISCSI_OP_IMMEDIATE, 0x80 };
+	ib_put32(lo + 16, c.itt + 100);
+	ib_put32(lo + 24, c.cmdsn + 6);
+	r = send_writes(&c, p, 6, 700) == 0 && send_pdu(&c, lo, NULL, 0) == 0 ? collect(&c, p, 6, &w, OP_LOGOUT_RSP, bhs) : -1;
+	int same = 1;
+	for (int i = 0; i < 6; i++)
+		same &= !memcmp(lu0->data + (size_t)((i * 97) % 256) * 4096, pdata[i], 4096);
+	ok(r == 0 && all_good(p, 6) && bhs[2] == 0, "Logout with 6 WRITEs running: their responses, then the logout's");
+	ok(same && w.statsn_ok, "... the data is there, StatSN in order");
+	ok(at_eof(&c), "... and the connection ends");
+	is_int(finish(&c), 0, "... serve_conn returns 0");
+
+	/* the initiator goes away with commands running */
+	start(&c);
+	ok(login_op(&c, TGT, "None", NULL) == 0 && send_reads(&c, p, 8) == 0, "8 slow READs, then the initiator closes");
+	close(c.fd);
+	c.fd = -1;
+	finish(&c);
+	ok(1, "... serve_conn returns once they ended");
+	lu0_slow(0);
+	is_u64(lu0->opens, lu0->closes, "... every LU handle closed");
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -818,6 +1150,8 @@ int main(void)
 	test_bad_pdus();
 	test_chap();
 	test_listen();
+	test_parallel();
+	test_abort_inflight();
 	iscsi_srv_free(srv);
 	is_u64(lu0->opens, lu0->closes, "every LU handle closed at the end");
 	iscsi_mem_free(mem);

@@ -100,6 +100,18 @@ if have qemu-img && qemu-img --help 2>/dev/null | grep -qw iscsi; then
     t_ok "qemu-io: discard, write, read over iSCSI" timeout 60 qemu-io -f raw -c "discard 0 1M" -c "write -P 0x5a 1M 64k" \
       -c "read -P 0 0 1M" -c "read -P 0x5a 1M 64k" "$U/0"
     t_eq "... every pattern verified" "$(printf '%s\n' "$T_OUT" | grep -c 'Pattern verification failed')" 0
+    # many commands in flight on one connection: 256 4K writes with a pattern each at scattered
+    # blocks of 16M..32M, all submitted before any completes (aio_*), then read back that way
+    aw=(); ar=()
+    for i in $(seq 0 255); do
+      off=$((16 * MiB + ((i * 97) % 4096) * 4096)); pat=$((i % 250 + 1))
+      aw+=(-c "aio_write -P $pat $off 4k"); ar+=(-c "aio_read -P $pat $off 4k")
+    done
+    t_ok "qemu-io: 256 4K writes in flight at once" timeout 60 qemu-io -f raw "${aw[@]}" -c aio_flush "$U/0"
+    t_eq "... all 256 completed" "$(printf '%s\n' "$T_OUT" | grep -c '^wrote 4096/4096 bytes')" 256
+    t_ok "... read back 256 at once" timeout 60 qemu-io -f raw "${ar[@]}" -c aio_flush "$U/0"
+    t_eq "... all 256 read, each block its own pattern" \
+      "$(printf '%s\n' "$T_OUT" | grep -c '^read 4096/4096 bytes') $(printf '%s\n' "$T_OUT" | grep -c 'Pattern verification failed')" "256 0"
   fi
 else
   skip "no qemu-img with the iscsi driver (Debian: qemu-utils, qemu-block-extra)"

@@ -4,7 +4,8 @@
 # blog's itadm/sbdadm/stmfadm sequence, data in and out, a read-only snapshot LU, SYNCHRONIZE
 # CACHE durability across SIGKILL, views by host group and target group, one-way CHAP, the busy
 # rule with and without tarnd, persistence across restarts, a bounded conformance subset on a
-# thin LU, two initiators writing at once, and a clean shutdown with a session open. Parts whose
+# thin LU, two initiators writing at once, one initiator with 256 commands in flight, and a clean
+# shutdown with a session open. Parts whose
 # client is missing are skipped (Debian: libiscsi-bin, qemu-utils + qemu-block-extra).
 # shellcheck source=tests/lib/common.sh
 . "$(dirname "$0")/../lib/common.sh"
@@ -189,6 +190,28 @@ t_eq   "... no pattern failed"           "$(cat "$T/wa.out" "$T/wb.out" | grep -
 printf 'a%.0s' $(seq $((8 * MiB))) | dd of="$img" bs=1M seek=16 conv=notrunc iflag=fullblock 2>/dev/null
 printf 'b%.0s' $(seq $((8 * MiB))) | dd of="$img" bs=1M seek=24 conv=notrunc iflag=fullblock 2>/dev/null
 t_ok   "... both ranges on the volume, nothing else changed" eval 'tarn volume read other/backups | cmp - "$img"'
+
+# ---- 8b. one initiator, many commands in flight (the connection's workers) ----------------------
+# 256 4K writes, each its own pattern at a block scattered over 32M..48M, all submitted before
+# any completes (qemu-io aio_*), then read back the same way, each checked against its pattern.
+aw=(); ar=()
+for i in $(seq 0 255); do
+  off=$((32 * MiB + ((i * 97) % 4096) * 4096)); pat=$((i % 250 + 1))
+  aw+=(-c "aio_write -P $pat $off 4k"); ar+=(-c "aio_read -P $pat $off 4k")
+done
+t_ok   "qemu-io: 256 4K writes in flight at once" qio "${aw[@]}" -c aio_flush "$U/0"
+t_eq   "... all 256 completed"           "$(printf '%s\n' "$T_OUT" | grep -c '^wrote 4096/4096 bytes')" 256
+t_ok   "... read back 256 at once"        qio "${ar[@]}" -c aio_flush "$U/0"
+t_eq   "... all 256 read"                 "$(printf '%s\n' "$T_OUT" | grep -c '^read 4096/4096 bytes')" 256
+nofail "... each block holds its own pattern"
+python3 - "$img" <<'EOF2'
+import sys
+with open(sys.argv[1], 'r+b') as f:
+    for i in range(256):
+        f.seek(32 * 2**20 + ((i * 97) % 4096) * 4096)
+        f.write(bytes([i % 250 + 1]) * 4096)
+EOF2
+t_ok   "... the volume holds them, nothing else changed" eval 'tarn volume read other/backups | cmp - "$img"'
 
 # ---- 7. iscsi-test-cu on a thin LU -------------------------------------------------------------
 t_ok   "sbdadm create-lu other/thin, add-view -t tg1 -n 2" eval 'sbdadm create-lu /dev/zvol/rdsk/other/thin >"$T/thin.out" &&
