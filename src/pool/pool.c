@@ -595,6 +595,51 @@ int pool_read_block(pool_t *p, const bp_t *bp, void *dst)
 	return rc;
 }
 
+/* Verify and decode the stored bytes raw (bp_asize) of bp into dst: 0 or -EAGAIN. */
+static int decode_unlocked(const bp_t *bp, const uint8_t *raw, void *dst)
+{
+	uint8_t c[CKSUM_LEN];
+	cksum_compute(bp->cksum_type, raw, bp->psize, c);
+	if (!cksum_equal(c, bp->cksum))
+		return -EAGAIN;
+	if (bp->comp == COMP_OFF) {
+		if (raw != dst)
+			memcpy(dst, raw, bp->lsize);
+		return 0;
+	}
+	return comp_decompress(bp->comp, raw, bp->psize, dst, bp->lsize) < 0 ? -EAGAIN : 0;
+}
+
+#define READ_RUN_MAX (1u << 20)
+
+void pool_read_blocks_unlocked(pool_t *p, const bp_t *bps, void *const *dsts, int *ok, size_t n)
+{
+	uint8_t *run = NULL;
+	for (size_t i = 0; i < n;) {
+		const bp_t *a = &bps[i];
+		size_t j = i + 1;
+		uint64_t len = bp_asize(a);
+		if (!bp_is_hole(a) && a->vdev < p->nvdevs && !p->vdevs[a->vdev].torn)
+			while (j < n && !bp_is_hole(&bps[j]) && bps[j].vdev == a->vdev && bps[j].offset == a->offset + len &&
+			       len + bp_asize(&bps[j]) <= READ_RUN_MAX)
+				len += bp_asize(&bps[j++]);
+		if (j == i + 1) { /* a block alone */
+			ok[i] = pool_read_block_unlocked(p, a, dsts[i]) == 0;
+			i++;
+			continue;
+		}
+		if ((!run && !(run = malloc(READ_RUN_MAX))) || a->offset < VDEV_DATA_START ||
+		    vdev_read_direct(&p->vdevs[a->vdev], run, len, a->offset) < 0) {
+			for (; i < j; i++)
+				ok[i] = 0;
+			continue;
+		}
+		for (uint64_t at = 0; i < j; at += bp_asize(&bps[i]), i++)
+			ok[i] = decode_unlocked(&bps[i], run + at, dsts[i]) == 0;
+	}
+	free(run);
+}
+
 int pool_read_block_unlocked(pool_t *p, const bp_t *bp, void *dst)
 {
 	if (bp_is_hole(bp)) {
@@ -608,18 +653,8 @@ int pool_read_block_unlocked(pool_t *p, const bp_t *bp, void *dst)
 	if (!buf)
 		return -EAGAIN;
 	int rc = vdev_read_direct(&p->vdevs[bp->vdev], buf, asize, bp->offset);
-	if (rc == 0) {
-		uint8_t c[CKSUM_LEN];
-		cksum_compute(bp->cksum_type, buf, bp->psize, c);
-		if (!cksum_equal(c, bp->cksum))
-			rc = -EAGAIN;
-	}
-	if (rc == 0 && buf != dst) {
-		if (bp->comp == COMP_OFF)
-			memcpy(dst, buf, bp->lsize);
-		else if (comp_decompress(bp->comp, buf, bp->psize, dst, bp->lsize) < 0)
-			rc = -EAGAIN;
-	}
+	if (rc == 0)
+		rc = decode_unlocked(bp, buf, dst);
 	if (buf != dst)
 		free(buf);
 	return rc < 0 ? -EAGAIN : 0;

@@ -128,6 +128,10 @@ int pool_read_block(pool_t *p, const bp_t *bp, void *buf);
  * not verify (it may have been freed and reused since the lookup, or be damaged) or cannot be
  * read this way: the caller then reads again under the lock, which counts and reports errors. */
 int pool_read_block_unlocked(pool_t *p, const bp_t *bp, void *buf);
+/* As pool_read_block_unlocked for n blocks (bps[i] into dsts[i]): blocks stored back to back
+ * are read with one system call (up to 1 MiB). ok[i] = 1 where block i was read and verified,
+ * 0 where the caller must read it again under the lock. */
+void pool_read_blocks_unlocked(pool_t *p, const bp_t *bps, void *const *dsts, int *ok, size_t n);
 /* Read the stored (possibly compressed) bytes of a block, verified: bp->psize bytes into buf. */
 int pool_read_stored(pool_t *p, const bp_t *bp, void *buf);
 /* Read the stored bytes and verify the checksum only (scrub). */
