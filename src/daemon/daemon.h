@@ -50,9 +50,10 @@ int daemon_pool_lock(daemon_pool_t *dp);
 /* Lock for anything else (commands, streams taking the lock back): as daemon_pool_lock, and
  * also waits until no background commit is running. */
 int daemon_pool_lock_settled(daemon_pool_t *dp);
-/* With dp locked for volume I/O: commit the open txg, letting the lock go while data blocks
- * are written (after waiting for a commit already running). Volume pointers the caller holds
- * must be looked up again afterwards. */
+/* With dp locked for volume I/O: make everything written so far durable. Waits for a commit
+ * already running (its blocks may no longer be dirty yet not committed), then commits the open
+ * txg if anything is dirty, letting the lock go while data blocks are written. Volume pointers
+ * the caller holds must be looked up again afterwards. */
 int daemon_pool_sync(daemon_pool_t *dp);
 
 void daemon_pool_unlock(daemon_pool_t *dp);

@@ -256,9 +256,7 @@ static int be_read(void *h, uint64_t off, uint32_t len, void *buf)
 /* Commit so that everything acknowledged so far is durable (FLUSH, FUA). */
 static int commit_now(export_t *e)
 {
-	if (dsl_dirty_bytes(e->dp->dsl) == 0)
-		return 0;
-	int rc = daemon_pool_sync(e->dp);
+	int rc = daemon_pool_sync(e->dp); /* waits for a commit in progress, even with nothing dirty */
 	return rc < 0 ? -EIO : 0;
 }
 

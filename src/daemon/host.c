@@ -3,6 +3,7 @@
 #include "daemon/daemon.h"
 
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "pool/known.h"
@@ -155,13 +156,27 @@ int daemon_pool_lock_settled(daemon_pool_t *dp) { return lock_waiting(dp, 1); }
 
 void daemon_pool_unlock(daemon_pool_t *dp) { pthread_mutex_unlock(&dp->lock); }
 
-static void sync_unlock(void *arg) { pthread_mutex_unlock(&((daemon_pool_t *)arg)->lock); }
+/* TARN_TEST_SYNC_DELAY_MS (tests only): each phase of a background commit that runs without
+ * the lock lasts at least this long, which widens the windows in which I/O and commits race. */
+static void sync_unlock(void *arg)
+{
+	static int delay_ms = -1;
+	if (delay_ms < 0) {
+		const char *e = getenv("TARN_TEST_SYNC_DELAY_MS");
+		delay_ms = e && *e ? atoi(e) : 0;
+	}
+	pthread_mutex_unlock(&((daemon_pool_t *)arg)->lock);
+	if (delay_ms > 0)
+		usleep((useconds_t)(delay_ms > 1000 ? 1000 : delay_ms) * 1000);
+}
 static void sync_lock(void *arg) { pthread_mutex_lock(&((daemon_pool_t *)arg)->lock); }
 
 int daemon_pool_sync(daemon_pool_t *dp)
 {
-	while (dp->syncing)
+	while (dp->syncing) /* its data may be installed already (no longer dirty) but not committed */
 		pthread_cond_wait(&dp->cond, &dp->lock);
+	if (dp->dsl && dsl_dirty_bytes(dp->dsl) == 0)
+		return 0; /* the last commit holds everything written */
 	if (dp->poisoned || !dp->dsl)
 		return terr(EIO, "pool '%s' is being reloaded after a failed command", dp->name);
 	if (dp->pool->suspended)

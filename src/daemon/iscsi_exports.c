@@ -515,9 +515,7 @@ static int be_read(void *h, uint64_t off, uint32_t len, void *buf)
 
 static int commit_now(lu_h_t *e)
 {
-	if (dsl_dirty_bytes(e->dp->dsl) == 0)
-		return 0;
-	return daemon_pool_sync(e->dp) < 0 ? -EIO : 0;
+	return daemon_pool_sync(e->dp) < 0 ? -EIO : 0; /* waits for a commit in progress, too */
 }
 
 /* With e locked: writes are refused once the volume became read-only (readonly=on). */

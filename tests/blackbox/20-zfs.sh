@@ -181,7 +181,7 @@ t_ok    "  ...compression is not"                  eval '! grep -qx compression 
 t_ok    "zfs get -H name p/c (syncoid)"            zfs get -H name p/c
 t_eq    "  ...name"                                "$T_OUT" $'p/c\tname\tp/c\t-'
 t_ok    "zfs get -H -o value creation"             zfs get -H -o value creation p/c
-t_match "  ...like Thu Nov 26 16:40 2026"          "$T_OUT" '^[A-Z][a-z]{2} [A-Z][a-z]{2} [ 1-3][0-9] [0-2][0-9]:[0-5][0-9] [0-9]{4}$'
+t_match "  ...like Thu Nov 26 16:40 2026"          "$T_OUT" '^[A-Z][a-z]{2} [A-Z][a-z]{2} [ 1-3][0-9] ( [0-9]|1[0-9]|2[0-3]):[0-5][0-9] [0-9]{4}$'
 now=$(date +%s)
 t_ok    "zfs get -Hp -o value creation,guid"       zfs get -Hp -o value creation,guid p/c
 cg=$T_OUT

@@ -189,6 +189,31 @@ t_ok "restart tarnd"                     tarnd_start --listen "$H:$NBD_PORT" --t
 t_ok "... serves the data"               qio -c "read -P 0x5a 42M 256k" "$NB/data/vm2"
 nofail "... verified"
 
+# ---- 4b. FLUSH while background commits run ------------------------------------------------------
+# With a 1M dirty limit the sync thread commits all the time, and TARN_TEST_SYNC_DELAY_MS makes
+# each of a commit's unlocked phases last 50 ms, so a flush comes while a commit is writing
+# (often after it has installed its blocks, before its uberblock): it must wait for that
+# commit, not answer because nothing is dirty any more.
+tarnd_stop
+export TARN_DIRTY_MAX=1M TARN_TEST_SYNC_DELAY_MS=50
+t_ok "restart tarnd with TARN_DIRTY_MAX=1M" tarnd_start --listen "$H:$NBD_PORT" --txg-timeout 3600
+t_ok "volume fl (sharenbd=on)"           eval 'zfs create -V 16M data/fl && zfs set sharenbd=on data/fl'
+for r in 1 2 3; do # the flush comes 0, 120 and 240 ms after the writes were answered
+  : >"$T/fl$r"
+  for ((k = 0; k < 8; k++)); do
+    head -c $MiB /dev/zero | tr '\000' "\\$(printf '%03o' $((r * 16 + k)))" >>"$T/fl$r"
+  done
+  t_ok "round $r: 8 x 1M writes, $(((r - 1) * 120)) ms, flush" npy lateflush "$NB/data/fl" 8 $((r * 16)) $(((r - 1) * 120))
+  tarnd_kill
+  t_ok "... SIGKILL; standalone: all 8M are there" \
+    eval 'TARN_NO_DAEMON=1 tarn volume read --length 8M data/fl | cmp - "$T/fl$r"'
+  t_ok "... restart tarnd"               tarnd_start --listen "$H:$NBD_PORT" --txg-timeout 3600
+done
+t_ok "... destroy fl"                    eval 'zfs set sharenbd=off data/fl && zfs destroy data/fl'
+tarnd_stop
+unset TARN_DIRTY_MAX TARN_TEST_SYNC_DELAY_MS
+t_ok "restart tarnd"                     tarnd_start --listen "$H:$NBD_PORT" --txg-timeout 3600
+
 # ---- 5. crash-consistent snapshot and send under write load -------------------------------------
 wbs=4096
 t_ok "volume wl (4K blocks, sharenbd=on)" eval 'zfs create -b 4K -V 64M data/wl && zfs set sharenbd=on data/wl'

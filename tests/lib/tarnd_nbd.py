@@ -14,6 +14,8 @@
 #   eperm URI                        write, trim and zero a read-only export with libnbd's own
 #                                    checks off: each must fail with EPERM from the server
 #   fua URI OFFSET LENGTH BYTE       write LENGTH bytes of BYTE at OFFSET with NBD_CMD_FLAG_FUA
+#   lateflush URI MIB BYTE MS        write MIB MiB (MiB k: the byte BYTE+k) at 0 with no flush,
+#                                    wait MS milliseconds, then FLUSH
 #   prefix FILE BS                   FILE holds blocks written by `writer`: print "J", the number
 #                                    of leading blocks with their pattern, or "bad: why" when a
 #                                    block after them is not all zeroes or a block is torn
@@ -117,6 +119,16 @@ def cmd_fua(uri, off, length, byte):
     import nbd
     h = nbd_handle(uri)
     h.pwrite(bytes([int(byte, 0)]) * int(length), int(off), nbd.CMD_FLAG_FUA)
+    h.shutdown()
+    return 0
+
+
+def cmd_lateflush(uri, mib, byte, ms):
+    h = nbd_handle(uri)
+    for k in range(int(mib)):
+        h.pwrite(bytes([(int(byte, 0) + k) & 0xff]) * (1 << 20), k << 20)
+    time.sleep(int(ms) / 1000)
+    h.flush()
     h.shutdown()
     return 0
 
@@ -304,7 +316,7 @@ def cmd_hostile(host, port, export, size):
 def main():
     cmd, args = sys.argv[1], sys.argv[2:]
     fn = {"hold": cmd_hold, "writer": cmd_writer, "eperm": cmd_eperm, "rw2ro": cmd_rw2ro, "fua": cmd_fua,
-          "prefix": cmd_prefix, "hostile": cmd_hostile}[cmd]
+          "lateflush": cmd_lateflush, "prefix": cmd_prefix, "hostile": cmd_hostile}[cmd]
     sys.exit(fn(*args))
 
 
