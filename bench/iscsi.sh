@@ -21,12 +21,14 @@
 #      `qemu-img bench -s 4k -d 16 -S STEP` (qemu-img bench has no random mode: STEP is an odd
 #      multiple of 4K near 0.618 x SIZE, so request k goes to k x STEP mod SIZE, a permutation
 #      of the 4K blocks that jumps across the whole LU), drop_caches before each; and a truly
-#      random read cross-check with `iscsi-perf -r -m 16 -b 8` for 10 s per server.
+#      random read cross-check with `iscsi-perf -r -m 16 -b 8` for 10 s per server. The random
+#      rows are also run against a second tarnd LU (LUN 1) on a volume with volblocksize=4K,
+#      filled once from SRC: at the default 16K a 4K write reads and rewrites a 16K block.
 #   3. peak RSS (VmHWM) of tarnd and tgtd, CPU time (user+sys) of the server in each measurement.
 # Prints a markdown table with ratios tarn/tgt and tarn/tgt-tuned against the goals of issue 7
 # (sequential >= 1.0x tuned tgt, random write >= 0.7x tgt), then the exact commands. Run as
 # root (drop_caches, tgtd). With --wait-load, first waits (at most 5 minutes, checking every
-# 30 s) for the 1-minute load average to fall below LOAD, then runs anyway. Takes about 2-3
+# 30 s) for the 1-minute load average to fall below LOAD, then runs anyway. Takes about 3-4
 # minutes; stops the servers and removes DIR and the source file at exit unless --keep.
 set -euo pipefail
 export LC_ALL=C
@@ -206,6 +208,7 @@ head -c "$SIZE_B" /dev/urandom >"$SRC"
 truncate -s $((3 * SIZE_B)) "$POOL_FILE"
 "$T" zpool create data "$POOL_FILE"
 "$T" zfs create -s -V "$SIZE" data/vm
+"$T" zfs create -s -V "$SIZE" -o volblocksize=4K data/vm4k # the random rows again, at 4K
 VOLPROPS=$("$T" zfs get -H -o property,value volblocksize,compression,checksum data/vm | awk '{ printf "%s%s=%s", (NR > 1 ? ", " : ""), $1, $2 }')
 cmd "truncate -s $((3 * SIZE_B)) $POOL_FILE; tarn zpool create data $POOL_FILE; tarn zfs create -s -V $SIZE data/vm   # TARN_HOME=$TARN_HOME"
 "$T" daemon --no-nbd --iscsi-portal "127.0.0.1:$PORT_T" --pidfile "$DIR/tarnd.pid" >"$DIR/tarnd.log" 2>&1 &
@@ -223,6 +226,11 @@ GUID=$("$DIR/sbdadm" create-lu /dev/zvol/rdsk/data/vm | awk '/^600144f0/{ print 
 "$DIR/stmfadm" add-view "$GUID"
 "$DIR/stmfadm" modify-lu -p wcd=false "$GUID"
 cmd "itadm create-target; sbdadm create-lu /dev/zvol/rdsk/data/vm; stmfadm add-view GUID; stmfadm modify-lu -p wcd=false GUID"
+GUID4=$("$DIR/sbdadm" create-lu /dev/zvol/rdsk/data/vm4k | awk '/^600144f0/{ print $1 }')
+[ -n "$GUID4" ] || die "sbdadm create-lu printed no GUID"
+"$DIR/stmfadm" add-view -n 1 "$GUID4"
+"$DIR/stmfadm" modify-lu -p wcd=false "$GUID4"
+cmd "tarn zfs create -s -V $SIZE -o volblocksize=4K data/vm4k; sbdadm create-lu /dev/zvol/rdsk/data/vm4k; stmfadm add-view -n 1 GUID4; stmfadm modify-lu -p wcd=false GUID4   # 'tarnd 4K' rows, LUN 1"
 
 # ---- tgtd: two targets, each with its own sparse raw file as LUN 1; tid 2 tuned ----
 IQN_G=iqn.2024-01.org.tarn:iscsibench
@@ -254,8 +262,8 @@ for kv in $TUNED; do
 	cmd "tgtadm -C $TGTCP --lld iscsi --mode target --op update --tid 2 --name ${kv%%=*} --value ${kv#*=}"
 done
 
-declare -A PID=([tarn]=$TARND_PID [tgt]=$TGTD_PID [tgt-tuned]=$TGTD_PID)
-declare -A URL=([tarn]=iscsi://127.0.0.1:$PORT_T/$IQN_T/0 [tgt]=iscsi://127.0.0.1:$PORT_G/$IQN_G/1
+declare -A PID=([tarn]=$TARND_PID [tarn4k]=$TARND_PID [tgt]=$TGTD_PID [tgt-tuned]=$TGTD_PID)
+declare -A URL=([tarn]=iscsi://127.0.0.1:$PORT_T/$IQN_T/0 [tarn4k]=iscsi://127.0.0.1:$PORT_T/$IQN_T/1 [tgt]=iscsi://127.0.0.1:$PORT_G/$IQN_G/1
 	[tgt-tuned]=iscsi://127.0.0.1:$PORT_G/$IQN_G-tuned/1)
 SERVERS="tgt tgt-tuned tarn"
 for s in $SERVERS; do
@@ -314,6 +322,9 @@ for s in $SERVERS; do
 	timeout 300 qemu-img compare -q -f raw -F raw "$SRC" "${URL[$s]}" || die "$s: the LUN does not hold the data written"
 done
 sample "all LUNs hold the $SIZE written (qemu-img compare -f raw -F raw SRC URL)"
+log "filling the volblocksize=4K LU (not measured)"
+measure tarn4k "${CONVERT[@]}"
+RSERVERS="$SERVERS tarn4k"
 
 # ---- 2. 4K "random" read and write, QD16 (qemu-img bench with a large odd step), then iscsi-perf -r ----
 NBLK=$((SIZE_B / 4096))
@@ -325,7 +336,7 @@ for rw in read write; do
 	extra=()
 	[ $rw = write ] && extra=(-w --pattern=165)
 	cmd "${RAND[*]} ${extra[*]} URL   # 4K random $rw, QD16; before it: sync; echo 3 > /proc/sys/vm/drop_caches"
-	for s in $SERVERS; do
+	for s in $RSERVERS; do
 		log "4K random $rw: $s"
 		drop_caches
 		measure "$s" "${RAND[@]}" "${extra[@]}" @URL@
@@ -336,7 +347,7 @@ for rw in read write; do
 	done
 done
 cmd "timeout -s INT $PERF_S iscsi-perf -r -m 16 -b 8 URL   # 4K random read (libiscsi's random LBAs), QD16; before it: sync; echo 3 > /proc/sys/vm/drop_caches"
-for s in $SERVERS; do
+for s in $RSERVERS; do
 	log "iscsi-perf -r ${PERF_S}s: $s"
 	drop_caches
 	measure "$s" bash -c "timeout -s INT $PERF_S iscsi-perf -r -m 16 -b 8 @URL@; true"
@@ -377,6 +388,9 @@ LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
 	row "4K strided-random read, QD16, IOPS" "${IOPS[read.tgt]}" "${IOPS[read.tgt-tuned]}" "${IOPS[read.tarn]}" "" - 0 "$(cpu_s ${RCPU[read.tgt]}) / $(cpu_s ${RCPU[read.tgt-tuned]}) / $(cpu_s ${RCPU[read.tarn]})"
 	row "4K random read, QD16, iscsi-perf -r ${PERF_S} s, IOPS" "${PERF[tgt]}" "${PERF[tgt-tuned]}" "${PERF[tarn]}" "" - 0 "$(cpu_s ${PCPU[tgt]}) / $(cpu_s ${PCPU[tgt-tuned]}) / $(cpu_s ${PCPU[tarn]})"
 	row "4K strided-random write, QD16, IOPS" "${IOPS[write.tgt]}" "${IOPS[write.tgt-tuned]}" "${IOPS[write.tarn]}" ">= 0.7x tgt" tgt 0.7 "$(cpu_s ${RCPU[write.tgt]}) / $(cpu_s ${RCPU[write.tgt-tuned]}) / $(cpu_s ${RCPU[write.tarn]})"
+	row "4K strided-random read, QD16, tarnd volume at volblocksize 4K, IOPS" "${IOPS[read.tgt]}" "${IOPS[read.tgt-tuned]}" "${IOPS[read.tarn4k]}" "" - 0 "$(cpu_s ${RCPU[read.tgt]}) / $(cpu_s ${RCPU[read.tgt-tuned]}) / $(cpu_s ${RCPU[read.tarn4k]})"
+	row "4K random read, QD16, iscsi-perf -r ${PERF_S} s, tarnd volume at volblocksize 4K, IOPS" "${PERF[tgt]}" "${PERF[tgt-tuned]}" "${PERF[tarn4k]}" "" - 0 "$(cpu_s ${PCPU[tgt]}) / $(cpu_s ${PCPU[tgt-tuned]}) / $(cpu_s ${PCPU[tarn4k]})"
+	row "4K strided-random write, QD16, tarnd volume at volblocksize 4K, IOPS" "${IOPS[write.tgt]}" "${IOPS[write.tgt-tuned]}" "${IOPS[write.tarn4k]}" ">= 0.7x tgt" tgt 0.7 "$(cpu_s ${RCPU[write.tgt]}) / $(cpu_s ${RCPU[write.tgt-tuned]}) / $(cpu_s ${RCPU[write.tarn4k]})"
 	echo "| peak RSS over the run (VmHWM), MiB | $HWM_G (one tgtd) | | $HWM_T | | | | | |"
 	echo
 	echo "Sequential: median of $REPS rounds (server order rotates), MB/s = 10^6 bytes/s over the command's wall time (login, and for writes the final SYNCHRONIZE CACHE: an fdatasync for tgt, a transaction group commit for tarnd). Random: one run per server, $RCOUNT requests, IOPS over qemu-img bench's own run time (no login, no final flush), page cache dropped before each; strided = request k at k x $STEP mod $SIZE_B. Server CPU: user+sys of the server process (tgt and tgt tuned are the same tgtd) during the measurement (median for sequential)."
