@@ -89,6 +89,36 @@ typedef int (*daemon_relock_fn)(void *ctx, vol_t **v);
  * of it is buffered. If the lock was let go, relock(ctx, v) looks the volume up again (its
  * failure is returned). */
 int daemon_write_throttle(daemon_pool_t *dp, uint64_t bytes, daemon_relock_fn relock, void *ctx, vol_t **v);
+/* A block export's handle on its volume or snapshot (volhandle.c; embedded first in the NBD
+ * export and the iSCSI LU handle). name is looked up with find (NULL: not served any more);
+ * while dp->gen == gen, ds is current and marked busy. readonly: opened read-only;
+ * now_readonly says whether a write must be refused now (settings change while open). */
+typedef struct daemon_vh {
+	char name[DS_NAME_MAX * 2];
+	daemon_pool_t *dp; /* referenced */
+	uint64_t gen;
+	dsl_ds_t *ds;
+	vol_t *svol;       /* snapshots: a read-only handle of our own */
+	int readonly;
+	volatile int gone;
+	dsl_ds_t *(*find)(dsl_t *d, const char *name);
+	int (*now_readonly)(struct daemon_vh *h);
+} daemon_vh_t;
+/* With dp locked: drop the busy mark and the snapshot handle. */
+void daemon_vh_release(daemon_vh_t *h);
+/* With dp locked: make h current (look the dataset up again after a reload) and, if v, open
+ * its volume into *v. -ESHUTDOWN (h->gone set) when it went away; the lock stays held. */
+int daemon_vh_current(daemon_vh_t *h, vol_t **v);
+/* Lock h's pool for volume I/O and make h current; unlocked again on failure. */
+int daemon_vh_lock(daemon_vh_t *h, vol_t **v);
+/* Block I/O through h (each locks and unlocks): 0 or a negative errno (-EPERM read-only,
+ * -ESHUTDOWN gone, -ENOSPC, -EIO). write: fua commits before returning. zero: [off, off+len)
+ * reads as zeros afterwards (whole blocks become holes); trim_only: only the whole blocks
+ * (the partial ones are left as they are). flush: everything written so far is durable. */
+int daemon_vh_read(daemon_vh_t *h, uint64_t off, uint32_t len, void *buf);
+int daemon_vh_write(daemon_vh_t *h, uint64_t off, uint32_t len, const void *buf, int fua);
+int daemon_vh_zero(daemon_vh_t *h, uint64_t off, uint64_t len, int trim_only, int fua);
+int daemon_vh_flush(daemon_vh_t *h);
 /* The sync thread (sync.c): commits every pool with dirty data every `timeout` seconds, and
  * when a writer asks (daemon_sync_kick). stop commits nothing itself. */
 int daemon_sync_start(unsigned timeout);

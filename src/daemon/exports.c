@@ -25,13 +25,7 @@
 #define TARN_STATE_CHANGED 1u
 
 typedef struct export {
-	char name[DS_NAME_MAX * 2];
-	daemon_pool_t *dp;  /* referenced */
-	uint64_t gen;       /* dp->gen that ds and svol belong to */
-	dsl_ds_t *ds;       /* busy-marked while gen is current */
-	vol_t *svol;        /* snapshots: a read-only handle of our own */
-	int readonly;
-	int gone;
+	daemon_vh_t vh; /* first: the backend's handle is the export */
 	struct export *next;
 } export_t;
 
@@ -58,79 +52,18 @@ static int exported(dsl_t *d, dsl_ds_t *ds)
 	return strcmp(share_mode(d, ds), "off") != 0;
 }
 
-static void release_ds(export_t *e)
+/* The dataset an export name serves (NULL: not exported any more). */
+static dsl_ds_t *find_exported(dsl_t *d, const char *name)
 {
-	if (e->svol) {
-		dsl_vol_close(e->ds, e->svol);
-		e->svol = NULL;
-	}
-	if (e->ds && e->gen == e->dp->gen)
-		dsl_busy(e->ds, -1);
-	e->ds = NULL;
+	dsl_ds_t *ds = dsl_lookup(d, name);
+	return ds && exported(d, ds) ? ds : NULL;
 }
 
-/* With dp locked: make e->ds current (after a reload, look it up again). -ESHUTDOWN when the
- * export went away. */
-static int resolve(export_t *e)
-{
-	if (e->gone)
-		return -ESHUTDOWN;
-	if (e->ds && e->gen == e->dp->gen)
-		return 0;
-	e->ds = NULL; /* its dsl is gone with its busy mark */
-	e->svol = NULL;
-	dsl_ds_t *ds = dsl_lookup(e->dp->dsl, e->name);
-	if (!ds || !exported(e->dp->dsl, ds)) {
-		e->gone = 1;
-		return -ESHUTDOWN;
-	}
-	e->gen = e->dp->gen;
-	e->ds = ds;
-	dsl_busy(ds, 1);
-	return 0;
-}
-
-/* With dp locked and e resolved: writes are refused once the volume became read-only after the
+/* With dp locked and h current: writes are refused once the volume became read-only after the
  * handle was opened (sharenbd on -> ro, readonly=on): the mode negotiated at open is not enough. */
-static int now_readonly(export_t *e)
+static int now_readonly(daemon_vh_t *h)
 {
-	return !strcmp(share_mode(e->dp->dsl, e->ds), "ro") || dsl_readonly(e->dp->dsl, e->ds);
-}
-
-/* With dp->lock held: make e current (after a reload the volume is looked up again) and, if v,
- * open its volume. On failure the lock stays held. */
-static int export_current(export_t *e, vol_t **v)
-{
-	if (e->dp->evicted || !e->dp->pool) {
-		e->gone = 1;
-		return -ESHUTDOWN;
-	}
-	TRY(resolve(e));
-	if (!v)
-		return 0;
-	if (e->ds->type == DS_SNAPSHOT) {
-		if (!e->svol)
-			TRY(dsl_vol_open(e->dp->dsl, e->ds, &e->svol));
-		*v = e->svol;
-		return 0;
-	}
-	return dsl_vol_open(e->dp->dsl, e->ds, v);
-}
-
-/* For daemon_vol_read/prefetch: the lock was let go meanwhile. */
-static int relock_export(void *ctx, vol_t **v) { return export_current(ctx, v); }
-
-/* Lock e's pool and make e (and *v, if v) current; unlocked again on failure. */
-static int lock_export(export_t *e, vol_t **v)
-{
-	if (daemon_pool_lock(e->dp) < 0) {
-		e->gone = 1;
-		return -ESHUTDOWN;
-	}
-	int rc = export_current(e, v);
-	if (rc < 0)
-		daemon_pool_unlock(e->dp);
-	return rc;
+	return !strcmp(share_mode(h->dp->dsl, h->ds), "ro") || dsl_readonly(h->dp->dsl, h->ds);
 }
 
 /* ---- backend ---- */
@@ -177,17 +110,19 @@ static int be_open(void *arg, const char *name, void **h, nbd_export_info_t *inf
 	export_t *e = calloc(1, sizeof(*e));
 	if (!e)
 		return -ENOMEM;
-	snprintf(e->name, sizeof(e->name), "%s", name);
-	if (daemon_pool_get(pool, &e->dp) < 0) {
+	snprintf(e->vh.name, sizeof(e->vh.name), "%s", name);
+	e->vh.find = find_exported;
+	e->vh.now_readonly = now_readonly;
+	if (daemon_pool_get(pool, &e->vh.dp) < 0) {
 		free(e);
 		return -ENOENT;
 	}
-	if (daemon_pool_lock(e->dp) < 0) {
-		daemon_pool_put(e->dp);
+	if (daemon_pool_lock(e->vh.dp) < 0) {
+		daemon_pool_put(e->vh.dp);
 		free(e);
 		return -ENOENT;
 	}
-	dsl_t *d = e->dp->dsl;
+	dsl_t *d = e->vh.dp->dsl;
 	dsl_ds_t *ds = dsl_lookup(d, name);
 	char canon[DS_NAME_MAX * 2];
 	if (ds)
@@ -195,26 +130,26 @@ static int be_open(void *arg, const char *name, void **h, nbd_export_info_t *inf
 	/* the export name is the dataset's name: not an alias dsl_lookup also accepts (data//vm,
 	 * data/vm/), which the kicks and meta contexts, keyed by name, would not recognise */
 	if (!ds || strcmp(canon, name) || !exported(d, ds)) {
-		daemon_pool_unlock(e->dp);
-		daemon_pool_put(e->dp);
+		daemon_pool_unlock(e->vh.dp);
+		daemon_pool_put(e->vh.dp);
 		free(e);
 		return -ENOENT;
 	}
-	e->ds = ds;
-	e->gen = e->dp->gen;
+	e->vh.ds = ds;
+	e->vh.gen = e->vh.dp->gen;
 	dsl_busy(ds, 1);
-	e->readonly = ds->type == DS_SNAPSHOT || !strcmp(share_mode(d, ds), "ro") || dsl_readonly(d, ds);
+	e->vh.readonly = ds->type == DS_SNAPSHOT || !strcmp(share_mode(d, ds), "ro") || dsl_readonly(d, ds);
 	memset(info, 0, sizeof(*info));
 	info->size = ds->volsize;
 	info->pref_block = (uint32_t)ds->volblocksize;
-	info->readonly = e->readonly;
-	info->can_trim = !e->readonly;
-	info->can_zero = !e->readonly;
-	info->can_fast_zero = !e->readonly; /* zeroing whole blocks punches holes: always fast */
+	info->readonly = e->vh.readonly;
+	info->can_trim = !e->vh.readonly;
+	info->can_zero = !e->vh.readonly;
+	info->can_fast_zero = !e->vh.readonly; /* zeroing whole blocks punches holes: always fast */
 	info->can_cache = 1;
 	info->can_multi_conn = 1; /* one in-memory state per volume: a flush covers every connection */
 	info->description = ds->type == DS_SNAPSHOT ? "tarn snapshot (read-only)" : "tarn volume";
-	daemon_pool_unlock(e->dp);
+	daemon_pool_unlock(e->vh.dp);
 	pthread_mutex_lock(&open_lock);
 	e->next = open_exports;
 	open_exports = e;
@@ -233,111 +168,40 @@ static void be_close(void *h)
 			break;
 		}
 	pthread_mutex_unlock(&open_lock);
-	if (daemon_pool_lock(e->dp) == 0) {
-		release_ds(e);
-		daemon_pool_unlock(e->dp);
+	if (daemon_pool_lock(e->vh.dp) == 0) {
+		daemon_vh_release(&e->vh);
+		daemon_pool_unlock(e->vh.dp);
 	}
-	daemon_pool_put(e->dp);
+	daemon_pool_put(e->vh.dp);
 	free(e);
 }
 
-static int errno_of(int rc) { return rc < 0 ? rc : 0; }
-
-static int be_read(void *h, uint64_t off, uint32_t len, void *buf)
-{
-	export_t *e = h;
-	vol_t *v;
-	TRY(lock_export(e, &v));
-	int rc = daemon_vol_read(e->dp, &v, relock_export, e, off, len, buf);
-	daemon_pool_unlock(e->dp);
-	return errno_of(rc);
-}
-
-/* Commit so that everything acknowledged so far is durable (FLUSH, FUA). */
-static int commit_now(export_t *e)
-{
-	int rc = daemon_pool_sync(e->dp); /* waits for a commit in progress, even with nothing dirty */
-	return rc < 0 ? -EIO : 0;
-}
+static int be_read(void *h, uint64_t off, uint32_t len, void *buf) { return daemon_vh_read(h, off, len, buf); }
 
 static int be_write(void *h, uint64_t off, uint32_t len, const void *buf, int fua)
 {
-	export_t *e = h;
-	vol_t *v;
-	if (e->readonly)
-		return -EPERM;
-	TRY(lock_export(e, &v));
-	int rc = now_readonly(e) ? -EPERM : daemon_write_throttle(e->dp, len, relock_export, e, &v);
-	if (rc == 0)
-		rc = dsl_write_room(e->dp->dsl, e->ds, len);
-	if (rc == 0 && len)
-		daemon_vol_prefetch(e->dp, &v, relock_export, e, off, len);
-	if (rc == 0 && (e->gone || !e->ds)) /* went away while we were reading */
-		rc = -ESHUTDOWN;
-	if (rc == 0)
-		rc = vol_write(v, off, len, buf);
-	if (rc == 0 && fua)
-		rc = commit_now(e);
-	daemon_pool_unlock(e->dp);
-	return errno_of(rc);
-}
-
-/* Zero [off, off+len): whole blocks become holes; the partial ones at either end are zero-filled
- * unless trim_only (TRIM may leave them: their contents are then unspecified, and we keep
- * them as they were). */
-static int zero_range(export_t *e, uint64_t off, uint32_t len, int trim_only, int fua)
-{
-	vol_t *v;
-	if (e->readonly)
-		return -EPERM;
-	TRY(lock_export(e, &v));
-	if (now_readonly(e)) {
-		daemon_pool_unlock(e->dp);
-		return -EPERM;
-	}
-	uint64_t bs = v->tree.phys.dblksz;
-	uint64_t a = (off + bs - 1) / bs * bs, b = (off + len) / bs * bs;
-	int rc = 0;
-	if (trim_only) {
-		if (a < b)
-			rc = vol_zero(v, a, b - a);
-	} else {
-		rc = daemon_write_throttle(e->dp, 2 * bs, relock_export, e, &v); /* at most two partial blocks */
-		if (rc == 0)
-			rc = dsl_write_room(e->dp->dsl, e->ds, 2 * bs);
-		if (rc == 0)
-			rc = vol_zero(v, off, len);
-	}
-	if (rc == 0 && fua)
-		rc = commit_now(e);
-	daemon_pool_unlock(e->dp);
-	return errno_of(rc);
+	return daemon_vh_write(h, off, len, buf, fua);
 }
 
 static int be_zero(void *h, uint64_t off, uint32_t len, int may_trim, int fast, int fua)
 {
 	/* zeroed blocks are holes either way (tarn never stores an all-zero block), so NO_HOLE
 	 * changes nothing, and zeroing is always fast */
-	return zero_range(h, off, len, 0, fua);
+	return daemon_vh_zero(h, off, len, 0, fua);
 }
 
-static int be_trim(void *h, uint64_t off, uint32_t len, int fua) { return zero_range(h, off, len, 1, fua); }
+/* TRIM may leave the partial blocks at either end as they were (their contents are then
+ * unspecified): only whole blocks become holes. */
+static int be_trim(void *h, uint64_t off, uint32_t len, int fua) { return daemon_vh_zero(h, off, len, 1, fua); }
 
-static int be_flush(void *h)
-{
-	export_t *e = h;
-	TRY(lock_export(e, NULL));
-	int rc = commit_now(e);
-	daemon_pool_unlock(e->dp);
-	return rc;
-}
+static int be_flush(void *h) { return daemon_vh_flush(h); }
 
 static int be_cache(void *h, uint64_t off, uint32_t len)
 {
 	export_t *e = h;
 	vol_t *v;
-	TRY(lock_export(e, &v)); /* nothing to prefetch into: the range check is the answer */
-	daemon_pool_unlock(e->dp);
+	TRY(daemon_vh_lock(&e->vh, &v)); /* nothing to prefetch into: the range check is the answer */
+	daemon_pool_unlock(e->vh.dp);
 	return 0;
 }
 
@@ -487,13 +351,16 @@ static int changed_cb(void *arg, const bp_t *bp, int level, uint64_t first)
  * first (as a FLUSH would). */
 static int changed(export_t *e, const char *snapname, uint64_t off, uint64_t len, nbd_extent_fn cb, void *cbarg)
 {
-	dsl_t *d = e->dp->dsl;
-	dsl_ds_t *since = snap_of(d, e->name, snapname);
+	if (e->vh.ds->type != DS_SNAPSHOT && dsl_dirty_bytes(e->vh.dp->dsl) > 0) {
+		if (daemon_pool_sync(e->vh.dp) < 0)
+			return -EIO;
+		TRY(daemon_vh_current(&e->vh, NULL)); /* the lock was let go: look everything up anew */
+	}
+	dsl_t *d = e->vh.dp->dsl;
+	dsl_ds_t *since = snap_of(d, e->vh.name, snapname);
 	if (!since)
 		return -EINVAL;
-	if (e->ds->type != DS_SNAPSHOT && dsl_dirty_bytes(d) > 0)
-		TRY(commit_now(e));
-	const tree_phys_t *ph = e->ds->vol ? &e->ds->vol->tree.phys : &e->ds->tree;
+	const tree_phys_t *ph = e->vh.ds->vol ? &e->vh.ds->vol->tree.phys : &e->vh.ds->tree;
 	uint64_t bs = ph->dblksz;
 	struct changed_ctx c = { .lo = off / bs, .hi = (off + len + bs - 1) / bs };
 	int rc = tree_walk(d->pool, ph, since->createtxg, 1, changed_cb, &c);
@@ -525,7 +392,7 @@ static int be_extents(void *h, const char *ctxname, uint64_t off, uint64_t len, 
 {
 	export_t *e = h;
 	vol_t *v;
-	TRY(lock_export(e, &v));
+	TRY(daemon_vh_lock(&e->vh, &v));
 	int rc;
 	if (!strcmp(ctxname, "base:allocation"))
 		rc = allocation(v, off, len, cb, cbarg);
@@ -533,14 +400,14 @@ static int be_extents(void *h, const char *ctxname, uint64_t off, uint64_t len, 
 		rc = changed(e, ctxname + strlen(CHANGED_NS), off, len, cb, cbarg);
 	else
 		rc = -EINVAL;
-	daemon_pool_unlock(e->dp);
+	daemon_pool_unlock(e->vh.dp);
 	return rc;
 }
 
 static int be_gone(void *h)
 {
 	export_t *e = h;
-	return e->gone;
+	return e->vh.gone;
 }
 
 /* ---- life ---- */
@@ -578,7 +445,7 @@ static size_t open_names(const char *pool, char (**out)[DS_NAME_MAX * 2])
 	size_t n = 0, cap = 0, pl = pool ? strlen(pool) : 0;
 	pthread_mutex_lock(&open_lock);
 	for (export_t *e = open_exports; e; e = e->next) {
-		if (pool && (strncmp(e->name, pool, pl) || !e->name[pl] || !strchr("/@", e->name[pl])))
+		if (pool && (strncmp(e->vh.name, pool, pl) || !e->vh.name[pl] || !strchr("/@", e->vh.name[pl])))
 			continue;
 		if (n == cap) {
 			size_t nc = cap ? 2 * cap : 8;
@@ -588,7 +455,7 @@ static size_t open_names(const char *pool, char (**out)[DS_NAME_MAX * 2])
 			v = nv;
 			cap = nc;
 		}
-		snprintf(v[n++], sizeof(v[0]), "%s", e->name);
+		snprintf(v[n++], sizeof(v[0]), "%s", e->vh.name);
 	}
 	pthread_mutex_unlock(&open_lock);
 	*out = v;
@@ -600,7 +467,7 @@ static int still_open(const char *name)
 	int found = 0;
 	pthread_mutex_lock(&open_lock);
 	for (export_t *e = open_exports; e && !found; e = e->next)
-		found = !strcmp(e->name, name);
+		found = !strcmp(e->vh.name, name);
 	pthread_mutex_unlock(&open_lock);
 	return found;
 }

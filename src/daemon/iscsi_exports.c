@@ -227,88 +227,16 @@ static void changed(void)
 /* ---- open LUs ---- */
 
 typedef struct lu_h {
+	daemon_vh_t vh; /* first: the backend's handle is the LU */
 	char guid[STMF_GUID_LEN + 1];
 	char target[STMF_IQN_MAX + 1], initiator[STMF_IQN_MAX + 1];
 	uint32_t lun;
-	char name[STMF_DATASET_MAX];
-	daemon_pool_t *dp; /* referenced */
-	uint64_t gen;
-	dsl_ds_t *ds;      /* busy-marked while gen is current */
-	vol_t *svol;       /* snapshots: a read-only handle of our own */
-	int readonly;
-	volatile int gone;
 	uint64_t model_gen;
 	struct lu_h *next;
 } lu_h_t;
 
 static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
 static lu_h_t *open_lus;
-
-static void release_ds(lu_h_t *e)
-{
-	if (e->svol) {
-		dsl_vol_close(e->ds, e->svol);
-		e->svol = NULL;
-	}
-	if (e->ds && e->gen == e->dp->gen)
-		dsl_busy(e->ds, -1);
-	e->ds = NULL;
-}
-
-static int resolve(lu_h_t *e)
-{
-	if (e->gone)
-		return -ESHUTDOWN;
-	if (e->ds && e->gen == e->dp->gen)
-		return 0;
-	e->ds = NULL; /* gone with its dsl, busy mark included */
-	e->svol = NULL;
-	dsl_ds_t *ds = lookup(e->dp->dsl, e->name);
-	if (!ds) {
-		e->gone = 1;
-		return -ESHUTDOWN;
-	}
-	e->gen = e->dp->gen;
-	e->ds = ds;
-	dsl_busy(ds, 1);
-	return 0;
-}
-
-/* With dp->lock held: make e current (after a reload the volume is looked up again) and, if v,
- * open its volume. On failure the lock stays held. */
-static int lu_current(lu_h_t *e, vol_t **v)
-{
-	if (e->dp->evicted || !e->dp->pool) {
-		e->gone = 1;
-		return -ESHUTDOWN;
-	}
-	TRY(resolve(e));
-	if (!v)
-		return 0;
-	if (e->ds->type == DS_SNAPSHOT) {
-		if (!e->svol)
-			TRY(dsl_vol_open(e->dp->dsl, e->ds, &e->svol));
-		*v = e->svol;
-		return 0;
-	}
-	return dsl_vol_open(e->dp->dsl, e->ds, v);
-}
-
-/* For daemon_vol_read/prefetch: the lock was let go meanwhile. */
-static int relock_lu(void *ctx, vol_t **v) { return lu_current(ctx, v); }
-
-/* Lock e's pool and make e (and *v, if v) current; unlocked again on failure. */
-static int lock_lu(lu_h_t *e, vol_t **v)
-{
-	if (daemon_pool_lock(e->dp) < 0) {
-		e->gone = 1;
-		return -ESHUTDOWN;
-	}
-	int rc = lu_current(e, v);
-	if (rc < 0)
-		daemon_pool_unlock(e->dp);
-	return rc;
-}
 
 static int canon_names(const char *target, const char *initiator, char *t, char *i)
 {
@@ -407,6 +335,9 @@ static int be_list_luns(void *arg, const char *target, const char *initiator, in
 	return rc < 0 ? rc : 0;
 }
 
+/* With the pool locked: writes are refused once the volume became read-only (readonly=on). */
+static int now_readonly(daemon_vh_t *h) { return dsl_readonly(h->dp->dsl, h->ds); }
+
 static void guid_to_naa(const char *guid, uint8_t naa[16])
 {
 	for (int i = 0; i < 16; i++) {
@@ -422,6 +353,8 @@ static int be_open(void *arg, const char *target, const char *initiator, uint64_
 	lu_h_t *e = calloc(1, sizeof(*e));
 	if (!e)
 		return -ENOMEM;
+	e->vh.find = lookup;
+	e->vh.now_readonly = now_readonly;
 	if (lun > STMF_LUN_MAX || canon_names(target, initiator, e->target, e->initiator) < 0) {
 		free(e);
 		return -ENOENT;
@@ -434,33 +367,33 @@ static int be_open(void *arg, const char *target, const char *initiator, uint64_
 	const stmf_lu_t *lu = stmf_lu_at(&model, e->target, e->initiator, e->lun);
 	if (lu) {
 		memcpy(e->guid, lu->guid, sizeof(e->guid));
-		snprintf(e->name, sizeof(e->name), "%s", lu->dataset);
+		snprintf(e->vh.name, sizeof(e->vh.name), "%s", lu->dataset);
 		snprintf(serial, sizeof(serial), "%s", lu->serial ? lu->serial : lu->guid);
 		wcd = lu->wcd;
 		e->model_gen = model_gen;
 	}
 	pthread_mutex_unlock(&model_lock);
-	if (!lu || pool_of(e->name, &e->dp) < 0) {
+	if (!lu || pool_of(e->vh.name, &e->vh.dp) < 0) {
 		free(e);
 		return -ENOENT;
 	}
-	if (daemon_pool_lock(e->dp) < 0) {
-		daemon_pool_put(e->dp);
+	if (daemon_pool_lock(e->vh.dp) < 0) {
+		daemon_pool_put(e->vh.dp);
 		free(e);
 		return -ENOENT;
 	}
-	dsl_t *d = e->dp->dsl;
-	dsl_ds_t *ds = lookup(d, e->name);
+	dsl_t *d = e->vh.dp->dsl;
+	dsl_ds_t *ds = lookup(d, e->vh.name);
 	if (!ds) {
-		daemon_pool_unlock(e->dp);
-		daemon_pool_put(e->dp);
+		daemon_pool_unlock(e->vh.dp);
+		daemon_pool_put(e->vh.dp);
 		free(e);
 		return -ENOENT;
 	}
-	e->ds = ds;
-	e->gen = e->dp->gen;
+	e->vh.ds = ds;
+	e->vh.gen = e->vh.dp->gen;
 	dsl_busy(ds, 1);
-	e->readonly = ds->type == DS_SNAPSHOT || dsl_readonly(d, ds);
+	e->vh.readonly = ds->type == DS_SNAPSHOT || dsl_readonly(d, ds);
 	dsl_ds_t *head = ds->type == DS_SNAPSHOT ? dsl_by_id(d, ds->parent) : ds;
 	dsl_space_t sp;
 	dsl_space(d, head, &sp);
@@ -471,10 +404,10 @@ static int be_open(void *arg, const char *target, const char *initiator, uint64_
 	guid_to_naa(e->guid, info->naa);
 	snprintf(info->serial, sizeof(info->serial), "%s", serial);
 	snprintf(info->product, sizeof(info->product), "%s", ds->type == DS_SNAPSHOT ? "tarn snapshot" : "tarn volume");
-	info->readonly = e->readonly;
+	info->readonly = e->vh.readonly;
 	info->thin = sp.refreservation == 0;
 	info->write_cache = !wcd;
-	daemon_pool_unlock(e->dp);
+	daemon_pool_unlock(e->vh.dp);
 	pthread_mutex_lock(&open_lock);
 	e->next = open_lus;
 	open_lus = e;
@@ -493,97 +426,32 @@ static void be_close(void *h)
 			break;
 		}
 	pthread_mutex_unlock(&open_lock);
-	if (daemon_pool_lock(e->dp) == 0) {
-		release_ds(e);
-		daemon_pool_unlock(e->dp);
+	if (daemon_pool_lock(e->vh.dp) == 0) {
+		daemon_vh_release(&e->vh);
+		daemon_pool_unlock(e->vh.dp);
 	}
-	daemon_pool_put(e->dp);
+	daemon_pool_put(e->vh.dp);
 	free(e);
 }
 
-static int errno_of(int rc) { return rc < 0 ? rc : 0; }
-
-static int be_read(void *h, uint64_t off, uint32_t len, void *buf)
-{
-	lu_h_t *e = h;
-	vol_t *v;
-	TRY(lock_lu(e, &v));
-	int rc = daemon_vol_read(e->dp, &v, relock_lu, e, off, len, buf);
-	daemon_pool_unlock(e->dp);
-	return errno_of(rc);
-}
-
-static int commit_now(lu_h_t *e)
-{
-	return daemon_pool_sync(e->dp) < 0 ? -EIO : 0; /* waits for a commit in progress, too */
-}
-
-/* With e locked: writes are refused once the volume became read-only (readonly=on). */
-static int now_readonly(lu_h_t *e) { return dsl_readonly(e->dp->dsl, e->ds); }
+static int be_read(void *h, uint64_t off, uint32_t len, void *buf) { return daemon_vh_read(h, off, len, buf); }
 
 static int be_write(void *h, uint64_t off, uint32_t len, const void *buf, int fua)
 {
-	lu_h_t *e = h;
-	vol_t *v;
-	if (e->readonly)
-		return -EPERM;
-	TRY(lock_lu(e, &v));
-	if (now_readonly(e)) {
-		daemon_pool_unlock(e->dp);
-		return -EPERM;
-	}
-	int rc = daemon_write_throttle(e->dp, len, relock_lu, e, &v);
-	if (rc == 0)
-		rc = dsl_write_room(e->dp->dsl, e->ds, len);
-	if (rc == 0 && len)
-		daemon_vol_prefetch(e->dp, &v, relock_lu, e, off, len);
-	if (rc == 0 && (e->gone || !e->ds)) /* went away while the partial blocks were read */
-		rc = -ESHUTDOWN;
-	if (rc == 0)
-		rc = vol_write(v, off, len, buf);
-	if (rc == 0 && fua)
-		rc = commit_now(e);
-	daemon_pool_unlock(e->dp);
-	return errno_of(rc);
+	return daemon_vh_write(h, off, len, buf, fua);
 }
 
-static int be_unmap(void *h, uint64_t off, uint64_t len)
-{
-	lu_h_t *e = h;
-	vol_t *v;
-	if (e->readonly)
-		return -EPERM;
-	TRY(lock_lu(e, &v));
-	if (now_readonly(e)) {
-		daemon_pool_unlock(e->dp);
-		return -EPERM;
-	}
-	/* whole blocks become holes; the partial ones at either end are zero-filled (UNMAP
-	 * promises zeros afterwards: LBPRZ) */
-	uint64_t bs = v->tree.phys.dblksz;
-	int rc = daemon_write_throttle(e->dp, 2 * bs, relock_lu, e, &v);
-	if (rc == 0)
-		rc = dsl_write_room(e->dp->dsl, e->ds, 2 * bs);
-	if (rc == 0)
-		rc = vol_zero(v, off, len);
-	daemon_pool_unlock(e->dp);
-	return errno_of(rc);
-}
+/* Whole blocks become holes; the partial ones at either end are zero-filled (UNMAP promises
+ * zeros afterwards: LBPRZ). */
+static int be_unmap(void *h, uint64_t off, uint64_t len) { return daemon_vh_zero(h, off, len, 0, 0); }
 
-static int be_flush(void *h)
-{
-	lu_h_t *e = h;
-	TRY(lock_lu(e, NULL));
-	int rc = commit_now(e);
-	daemon_pool_unlock(e->dp);
-	return rc;
-}
+static int be_flush(void *h) { return daemon_vh_flush(h); }
 
 static int be_extents(void *h, uint64_t off, uint64_t len, int (*cb)(void *, uint64_t, int), void *cbarg)
 {
 	lu_h_t *e = h;
 	vol_t *v;
-	TRY(lock_lu(e, &v));
+	TRY(daemon_vh_lock(&e->vh, &v));
 	uint64_t bs = v->tree.phys.dblksz, end = off + len;
 	if (len / bs > (1u << 20)) /* bound one request's work: the initiator asks again */
 		end = off + ((uint64_t)1 << 20) * bs;
@@ -601,7 +469,7 @@ static int be_extents(void *h, uint64_t off, uint64_t len, int (*cb)(void *, uin
 			uint64_t stop = blk * bs;
 			int r = cb(cbarg, stop - run_start, !run_hole);
 			if (r) {
-				daemon_pool_unlock(e->dp);
+				daemon_pool_unlock(e->vh.dp);
 				return r < 0 ? r : 0;
 			}
 			run_start = stop;
@@ -610,7 +478,7 @@ static int be_extents(void *h, uint64_t off, uint64_t len, int (*cb)(void *, uin
 	}
 	if (rc == 0 && end > run_start)
 		rc = cb(cbarg, end - run_start, run_hole > 0 ? 0 : 1) < 0 ? -EIO : 0;
-	daemon_pool_unlock(e->dp);
+	daemon_pool_unlock(e->vh.dp);
 	return rc;
 }
 
@@ -637,19 +505,19 @@ static int be_set_write_cache(void *h, int on)
 static int be_gone(void *h)
 {
 	lu_h_t *e = h;
-	if (e->gone)
+	if (e->vh.gone)
 		return 1;
 	pthread_mutex_lock(&model_lock);
 	refresh_locked(0);
 	if (e->model_gen != model_gen) {
 		const stmf_lu_t *lu = stmf_lu_at(&model, e->target, e->initiator, e->lun);
-		if (!lu || strcmp(lu->guid, e->guid) || strcmp(lu->dataset, e->name))
-			e->gone = 1;
+		if (!lu || strcmp(lu->guid, e->guid) || strcmp(lu->dataset, e->vh.name))
+			e->vh.gone = 1;
 		else
 			e->model_gen = model_gen;
 	}
 	pthread_mutex_unlock(&model_lock);
-	return e->gone;
+	return e->vh.gone;
 }
 
 void daemon_iscsi_backend(iscsi_backend_t *be)
