@@ -135,8 +135,8 @@ int nbd_serve_conn(nbd_server_t *s, int fd)
 	free(c->q);
 
 	pthread_mutex_lock(&s->net.lock);
-	free(c->export_name);
 	sock_srv_conn_unlink(&s->net, &c->link);
+	free(c->export_name);
 	pthread_mutex_unlock(&s->net.lock);
 	close(fd);
 	free(c);
