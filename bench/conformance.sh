@@ -69,7 +69,7 @@ run_all() {
 declare -A RES
 # ---- tarn (tests/lib/iscsimem.c) -----------------------------------------------------------------
 if [ "$ONLY" != tgt ]; then
-  SRCS=(tests/lib/iscsimem.c src/util/err.c)
+  SRCS=(tests/lib/iscsimem.c src/util/err.c src/util/sock*.c)
   for f in src/iscsi/*.c; do case ${f##*/} in test_*) ;; *) SRCS+=("$f") ;; esac; done
   cc -O2 -g -std=gnu11 -D_GNU_SOURCE -pthread -Isrc -o "$DIR/iscsimem" "${SRCS[@]}" -lcrypto || exit 1
   for thin in plain thin; do

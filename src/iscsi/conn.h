@@ -11,6 +11,8 @@
 
 #include "iscsi/iscsi.h"
 #include "iscsi/proto.h"
+#include "util/sock.h"
+#include "util/sock_srv.h"
 
 #define ISCSI_NAME_MAX 224 /* iSCSI names are at most 223 bytes (RFC 7143 6.1) */
 #define ISCSI_NEXUS_MAX (ISCSI_NAME_MAX + 32)
@@ -35,29 +37,18 @@ typedef struct iscsi_lustate {
 	char pr_holder[ISCSI_NEXUS_MAX]; /* holder nexus (for all-registrants types: unused) */
 } iscsi_lustate_t;
 
-typedef struct iscsi_listener {
-	int fd;
-	pthread_t thread;
-	iscsi_target_srv_t *s;
-} iscsi_listener_t;
-
 struct iscsi_conn;
 
 struct iscsi_target_srv {
 	iscsi_backend_t be;
 	void (*log)(void *arg, const char *line);
 	void *logarg;
-	pthread_mutex_t lock;
-	pthread_cond_t idle;
-	struct iscsi_conn *conns;
-	int nconns, nthreads, max_conns, stopping;
+	sock_srv_t net;           /* listeners, connection threads, running connections; net.lock
+				   * also guards the fields below */
 	uint64_t next_id;
 	uint16_t next_tsih;
 	int login_timeout;        /* seconds; 0 = none */
 	iscsi_lustate_t *lus;
-	iscsi_listener_t **listeners;
-	size_t nlisteners, caplisteners;
-	int wake[2];
 	/* what the target declares / offers (iscsi_srv_set_params) */
 	uint32_t mrdsl, maxburst, firstburst, maxr2t;
 	int immediate, initial_r2t;
@@ -163,7 +154,7 @@ typedef struct iscsi_conn {
 	iscsi_target_srv_t *s;
 	int fd;
 	uint64_t id;
-	struct iscsi_conn *prev, *next;
+	sock_conn_t link;         /* in s->net.conns */
 	int kicked;
 
 	/* login and negotiated parameters */
@@ -214,8 +205,15 @@ uint32_t iscsi_crc32c(uint32_t crc, const void *buf, size_t len);
 
 /* ---- io.c ---- */
 /* Read exactly n bytes (1: the peer closed before the first byte, only when eof_ok). */
-int iscsi_read_full(int fd, void *buf, size_t n, int eof_ok);
-int iscsi_send_iov(int fd, struct iovec *iov, int cnt);
+static inline int iscsi_read_full(int fd, void *buf, size_t n, int eof_ok)
+{
+	return sock_read_full(fd, buf, n, eof_ok, "initiator", "PDU");
+}
+/* Send every byte of iov[0..cnt) (may be modified), MSG_NOSIGNAL. */
+static inline int iscsi_send_iov(int fd, struct iovec *iov, int cnt)
+{
+	return sock_send_iov(fd, iov, cnt, "initiator");
+}
 void iscsi_log(iscsi_conn_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void iscsi_slog(iscsi_target_srv_t *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -333,10 +331,6 @@ void iscsi_lun_encode(uint8_t *p, uint64_t lun);
 int iscsi_spc(iscsi_conn_t *c, iscsi_task_t *t);
 /* Does opcode (with service action sa) exist; its CDB length and usage mask (RSOC). */
 int iscsi_opcode_info(uint8_t op, uint16_t sa, uint8_t *usage, int *cdblen);
-
-/* ---- listen.c ---- */
-/* Stop every accept thread (joined) and close the listening sockets. */
-void iscsi_listeners_stop(iscsi_target_srv_t *s);
 
 /* ---- pr.c ---- */
 /* Reservation check before a command runs: 1 conflict (t set to RESERVATION CONFLICT). */

@@ -1,88 +1,9 @@
-/* iscsi/io.c — socket I/O for the iSCSI target: whole reads and writes with EINTR and short
- * transfers handled, MSG_NOSIGNAL sends, logging with control characters made harmless. */
+/* iscsi/io.c — logging for the iSCSI target: lines prefixed with the connection (its id,
+ * initiator and target names) or with "iscsi: " (util/sock.c makes them printable). */
 #include "iscsi/conn.h"
 
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include "util/err.h"
-
-int iscsi_read_full(int fd, void *buf, size_t n, int eof_ok)
-{
-	uint8_t *p = buf;
-	size_t got = 0;
-	while (got < n) {
-		ssize_t r = read(fd, p + got, n - got);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			int e = errno == EWOULDBLOCK ? EAGAIN : errno;
-			return terr(e, "read from the initiator: %s", e == EAGAIN ? "timed out" : strerror(e));
-		}
-		if (r == 0) {
-			if (got == 0 && eof_ok)
-				return 1;
-			return terr(ECONNRESET, "the initiator closed the connection in the middle of a PDU");
-		}
-		got += (size_t)r;
-	}
-	return 0;
-}
-
-int iscsi_send_iov(int fd, struct iovec *iov, int cnt)
-{
-	int nosock = 0;
-	while (cnt > 0) {
-		if (iov->iov_len == 0) {
-			iov++, cnt--;
-			continue;
-		}
-		ssize_t w;
-		if (!nosock) {
-			struct msghdr mh = { .msg_iov = iov, .msg_iovlen = (size_t)cnt };
-			w = sendmsg(fd, &mh, MSG_NOSIGNAL);
-			if (w < 0 && errno == ENOTSOCK) {
-				nosock = 1;
-				continue;
-			}
-		} else {
-			w = writev(fd, iov, cnt);
-		}
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			int e = errno == EWOULDBLOCK ? EAGAIN : errno;
-			return terr(e, "write to the initiator: %s", strerror(e));
-		}
-		size_t left = (size_t)w;
-		while (cnt > 0 && left >= iov->iov_len) {
-			left -= iov->iov_len;
-			iov++, cnt--;
-		}
-		if (cnt > 0) {
-			iov->iov_base = (uint8_t *)iov->iov_base + left;
-			iov->iov_len -= left;
-		}
-	}
-	return 0;
-}
-
-static void vlog(iscsi_target_srv_t *s, const char *prefix, const char *fmt, va_list ap)
-{
-	char line[768];
-	int n = snprintf(line, sizeof(line), "%s", prefix);
-	if (n < 0 || (size_t)n >= sizeof(line))
-		n = 0;
-	vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
-	for (char *p = line; *p; p++) /* names come from the network: one printable line */
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			*p = '?';
-	s->log(s->logarg, line);
-}
 
 void iscsi_log(iscsi_conn_t *c, const char *fmt, ...)
 {
@@ -91,7 +12,7 @@ void iscsi_log(iscsi_conn_t *c, const char *fmt, ...)
 		 c->initiator[0] ? " from " : "", c->initiator, c->target[0] ? " to " : "", c->target);
 	va_list ap;
 	va_start(ap, fmt);
-	vlog(c->s, prefix, fmt, ap);
+	sock_vlog(c->s->log, c->s->logarg, prefix, fmt, ap);
 	va_end(ap);
 }
 
@@ -99,6 +20,6 @@ void iscsi_slog(iscsi_target_srv_t *s, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	vlog(s, "iscsi: ", fmt, ap);
+	sock_vlog(s->log, s->logarg, "iscsi: ", fmt, ap);
 	va_end(ap);
 }

@@ -532,9 +532,9 @@ int iscsi_login(iscsi_conn_t *c)
 			ls.declared_mrdsl = 1;
 		}
 		if (!ls.status && can_transit && nsg == 3) {
-			pthread_mutex_lock(&c->s->lock);
+			pthread_mutex_lock(&c->s->net.lock);
 			c->tsih = ++c->s->next_tsih ? c->s->next_tsih : ++c->s->next_tsih;
-			pthread_mutex_unlock(&c->s->lock);
+			pthread_mutex_unlock(&c->s->net.lock);
 		}
 		rc = send_rsp(&ls, h, can_transit, nsg, csg);
 		if (rc < 0)

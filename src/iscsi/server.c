@@ -1,9 +1,9 @@
-/* iscsi/server.c — the target server object: backend, log sink, negotiation defaults, the set
- * of running connections (for iscsi_srv_free), and iscsi_serve_conn, which runs one
- * connection through login (login.c) and the full feature phase (session.c). */
+/* iscsi/server.c — the target server object: backend, log sink, negotiation defaults, the
+ * portals and the set of running connections (util/sock_srv.c; for iscsi_srv_free), and
+ * iscsi_serve_conn, which runs one connection through login (login.c) and the full feature
+ * phase (session.c). */
 #include "iscsi/conn.h"
 
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +19,16 @@ static void log_stderr(void *arg, const char *line)
 	fprintf(stderr, "%s\n", line);
 }
 
+static void serve_one(void *arg, int fd)
+{
+	iscsi_serve_conn(arg, fd);
+}
+
+static void net_log(void *arg, const char *msg)
+{
+	iscsi_slog(arg, "%s", msg);
+}
+
 iscsi_target_srv_t *iscsi_srv_new(const iscsi_backend_t *be)
 {
 	if (!be || !be->open || !be->close || !be->read) {
@@ -32,7 +42,6 @@ iscsi_target_srv_t *iscsi_srv_new(const iscsi_backend_t *be)
 	}
 	s->be = *be;
 	s->log = log_stderr;
-	s->max_conns = 256;
 	s->login_timeout = 60;
 	s->mrdsl = ISCSI_DEF_MRDSL;
 	s->maxburst = ISCSI_DEF_MAXBURST;
@@ -40,13 +49,10 @@ iscsi_target_srv_t *iscsi_srv_new(const iscsi_backend_t *be)
 	s->maxr2t = ISCSI_DEF_MAXR2T;
 	s->immediate = 1;
 	s->initial_r2t = 0;
-	if (pipe2(s->wake, O_CLOEXEC) < 0) {
-		terr(errno, "pipe: %s", strerror(errno));
+	if (sock_srv_init(&s->net, 256, serve_one, net_log, s) < 0) {
 		free(s);
 		return NULL;
 	}
-	pthread_mutex_init(&s->lock, NULL);
-	pthread_cond_init(&s->idle, NULL);
 	return s;
 }
 
@@ -60,43 +66,43 @@ static uint32_t clamp(uint32_t v, uint32_t lo, uint32_t hi) { return v < lo ? lo
 
 void iscsi_srv_get_params(iscsi_target_srv_t *s, iscsi_params_t *p)
 {
-	pthread_mutex_lock(&s->lock);
+	pthread_mutex_lock(&s->net.lock);
 	*p = (iscsi_params_t){ s->mrdsl, s->maxburst, s->firstburst, s->maxr2t, s->immediate, s->initial_r2t };
-	pthread_mutex_unlock(&s->lock);
+	pthread_mutex_unlock(&s->net.lock);
 }
 
 void iscsi_srv_set_params(iscsi_target_srv_t *s, const iscsi_params_t *p)
 {
-	pthread_mutex_lock(&s->lock);
+	pthread_mutex_lock(&s->net.lock);
 	s->mrdsl = clamp(p->max_recv_data_segment_length, 512, ISCSI_MAX_MRDSL);
 	s->maxburst = clamp(p->max_burst_length, 512, ISCSI_MAX_MRDSL);
 	s->firstburst = clamp(p->first_burst_length, 512, s->maxburst);
 	s->maxr2t = clamp(p->max_outstanding_r2t, 1, ISCSI_DEF_MAXR2T);
 	s->immediate = !!p->immediate_data;
 	s->initial_r2t = !!p->initial_r2t;
-	pthread_mutex_unlock(&s->lock);
+	pthread_mutex_unlock(&s->net.lock);
+}
+
+int iscsi_srv_listen(iscsi_target_srv_t *s, const char *where)
+{
+	return sock_srv_listen(&s->net, where, "3260", 0); /* no port: the iSCSI default */
 }
 
 void iscsi_srv_set_max_conns(iscsi_target_srv_t *s, int n)
 {
-	pthread_mutex_lock(&s->lock);
-	s->max_conns = n > 0 ? n : 1;
-	pthread_mutex_unlock(&s->lock);
+	sock_srv_set_max_conns(&s->net, n);
 }
 
 void iscsi_srv_set_login_timeout(iscsi_target_srv_t *s, int seconds)
 {
-	pthread_mutex_lock(&s->lock);
+	pthread_mutex_lock(&s->net.lock);
 	s->login_timeout = seconds > 0 ? seconds : 0;
-	pthread_mutex_unlock(&s->lock);
+	pthread_mutex_unlock(&s->net.lock);
 }
 
 int iscsi_srv_conns(iscsi_target_srv_t *s)
 {
-	pthread_mutex_lock(&s->lock);
-	int n = s->nconns;
-	pthread_mutex_unlock(&s->lock);
-	return n;
+	return sock_srv_conns(&s->net);
 }
 
 static void set_rcvtimeo(int fd, int seconds)
@@ -133,20 +139,16 @@ int iscsi_serve_conn(iscsi_target_srv_t *s, int fd)
 	c->s = s;
 	c->fd = fd;
 	pthread_mutex_init(&c->send_lock, NULL);
-	pthread_mutex_lock(&s->lock);
-	if (s->stopping) {
-		pthread_mutex_unlock(&s->lock);
+	pthread_mutex_lock(&s->net.lock);
+	if (s->net.stopping) {
+		pthread_mutex_unlock(&s->net.lock);
 		close(fd);
 		pthread_mutex_destroy(&c->send_lock);
 		free(c);
 		return terr(ESHUTDOWN, "the iscsi target is shutting down");
 	}
 	c->id = ++s->next_id;
-	c->next = s->conns;
-	if (s->conns)
-		s->conns->prev = c;
-	s->conns = c;
-	s->nconns++;
+	sock_srv_conn_link(&s->net, &c->link, fd);
 	int timeout = s->login_timeout;
 	c->mrdsl_in = s->mrdsl;
 	c->mrdsl_out = ISCSI_LOGIN_MRDSL;
@@ -155,7 +157,7 @@ int iscsi_serve_conn(iscsi_target_srv_t *s, int fd)
 	c->maxr2t = 1;
 	c->immediate = 1;
 	c->initial_r2t = 1;
-	pthread_mutex_unlock(&s->lock);
+	pthread_mutex_unlock(&s->net.lock);
 
 	if (timeout)
 		set_rcvtimeo(fd, timeout);
@@ -181,16 +183,9 @@ int iscsi_serve_conn(iscsi_target_srv_t *s, int fd)
 	free(c->textout);
 	free(c->textin);
 
-	pthread_mutex_lock(&s->lock);
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		s->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	s->nconns--;
-	pthread_cond_broadcast(&s->idle);
-	pthread_mutex_unlock(&s->lock);
+	pthread_mutex_lock(&s->net.lock);
+	sock_srv_conn_unlink(&s->net, &c->link);
+	pthread_mutex_unlock(&s->net.lock);
 	linger_close(fd);
 	pthread_mutex_destroy(&c->send_lock);
 	free(c);
@@ -203,19 +198,7 @@ void iscsi_srv_free(iscsi_target_srv_t *s)
 {
 	if (!s)
 		return;
-	pthread_mutex_lock(&s->lock);
-	s->stopping = 1;
-	for (iscsi_conn_t *c = s->conns; c; c = c->next)
-		shutdown(c->fd, SHUT_RDWR);
-	pthread_mutex_unlock(&s->lock);
-	iscsi_listeners_stop(s);
-	pthread_mutex_lock(&s->lock);
-	while (s->nconns || s->nthreads) {
-		for (iscsi_conn_t *c = s->conns; c; c = c->next)
-			shutdown(c->fd, SHUT_RDWR);
-		pthread_cond_wait(&s->idle, &s->lock);
-	}
-	pthread_mutex_unlock(&s->lock);
+	sock_srv_stop(&s->net); /* every connection disconnected and its thread ended */
 	while (s->lus) { /* states kept for reservations of LUs nobody has open */
 		iscsi_lustate_t *st = s->lus;
 		s->lus = st->next;
@@ -223,10 +206,6 @@ void iscsi_srv_free(iscsi_target_srv_t *s)
 		free(st->target);
 		free(st);
 	}
-	free(s->listeners);
-	pthread_mutex_destroy(&s->lock);
-	pthread_cond_destroy(&s->idle);
-	close(s->wake[0]);
-	close(s->wake[1]);
+	sock_srv_destroy(&s->net);
 	free(s);
 }

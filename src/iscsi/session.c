@@ -26,7 +26,7 @@
 /* ---- LUs ---- */
 iscsi_lustate_t *iscsi_lustate_get(iscsi_target_srv_t *s, const char *target, uint64_t lun)
 {
-	pthread_mutex_lock(&s->lock);
+	pthread_mutex_lock(&s->net.lock);
 	iscsi_lustate_t *st;
 	for (st = s->lus; st; st = st->next)
 		if (st->lun == lun && !strcmp(st->target, target))
@@ -44,7 +44,7 @@ iscsi_lustate_t *iscsi_lustate_get(iscsi_target_srv_t *s, const char *target, ui
 	}
 	if (st)
 		st->refs++;
-	pthread_mutex_unlock(&s->lock);
+	pthread_mutex_unlock(&s->net.lock);
 	return st;
 }
 
@@ -52,7 +52,7 @@ void iscsi_lustate_put(iscsi_target_srv_t *s, iscsi_lustate_t *st)
 {
 	if (!st)
 		return;
-	pthread_mutex_lock(&s->lock);
+	pthread_mutex_lock(&s->net.lock);
 	if (--st->refs == 0 && !st->nregs && !st->pr_held && !st->resv[0]) {
 		for (iscsi_lustate_t **pp = &s->lus; *pp; pp = &(*pp)->next)
 			if (*pp == st) {
@@ -63,7 +63,7 @@ void iscsi_lustate_put(iscsi_target_srv_t *s, iscsi_lustate_t *st)
 		free(st->target);
 		free(st);
 	}
-	pthread_mutex_unlock(&s->lock);
+	pthread_mutex_unlock(&s->net.lock);
 }
 
 iscsi_lu_t *iscsi_lu_get(iscsi_conn_t *c, uint64_t lun)

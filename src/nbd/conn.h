@@ -11,32 +11,17 @@
 
 #include "nbd/nbd.h"
 #include "nbd/proto.h"
-
-typedef struct nbd_listener {
-	int fd;
-	pthread_t thread;
-	char *unix_path; /* unlinked at free; NULL for TCP */
-	nbd_server_t *s;
-} nbd_listener_t;
-
-struct nbd_conn;
+#include "util/sock.h"
+#include "util/sock_srv.h"
 
 struct nbd_server {
 	nbd_backend_t be;
 	void (*log)(void *arg, const char *line);
 	void *logarg;
-	pthread_mutex_t lock;
-	pthread_cond_t idle;      /* signalled whenever a connection ends */
-	struct nbd_conn *conns;   /* every running nbd_serve_conn (doubly linked) */
-	int nconns;
-	int nthreads;             /* connection threads started by listeners, not yet finished */
-	int max_conns;            /* listeners accept and close beyond this */
-	int stopping;
+	sock_srv_t net;           /* listeners, connection threads, running connections; net.lock
+				   * also guards next_id, handshake_timeout, conns' export_name */
 	uint64_t next_id;
 	int handshake_timeout;    /* seconds; 0 = none */
-	nbd_listener_t **listeners;
-	size_t nlisteners, caplisteners;
-	int wake[2];              /* a byte in wake[1] stops every accept thread */
 };
 
 /* One selected meta context: its id in BLOCK_STATUS replies is index + 1. */
@@ -49,8 +34,8 @@ typedef struct nbd_conn {
 	nbd_server_t *s;
 	int fd;
 	uint64_t id;
-	struct nbd_conn *prev, *next;
-	char *export_name;        /* set (under s->lock) once in transmission: nbd_server_kick */
+	sock_conn_t link;         /* in s->net.conns */
+	char *export_name;        /* set (under s->net.lock) once in transmission: nbd_server_kick */
 	int kicked;
 
 	/* negotiated */
@@ -77,11 +62,17 @@ typedef struct nbd_conn {
 /* ---- io.c ---- */
 /* Read exactly n bytes. 0 on success; 1 if the peer closed before the first byte (only when
  * eof_ok); -ECONNRESET if it closed in the middle; -errno on other errors (EAGAIN: timeout). */
-int nbd_read_full(int fd, void *buf, size_t n, int eof_ok);
+static inline int nbd_read_full(int fd, void *buf, size_t n, int eof_ok)
+{
+	return sock_read_full(fd, buf, n, eof_ok, "client", "message");
+}
 /* Read and drop n bytes (through buf of cap bytes). */
 int nbd_discard(int fd, uint64_t n, void *buf, size_t cap);
 /* Send every byte of iov[0..cnt) (may be modified), MSG_NOSIGNAL. */
-int nbd_send_iov(int fd, struct iovec *iov, int cnt);
+static inline int nbd_send_iov(int fd, struct iovec *iov, int cnt)
+{
+	return sock_send_iov(fd, iov, cnt, "client");
+}
 int nbd_send(int fd, const void *buf, size_t n);
 /* Make c->buf hold at least n bytes. */
 int nbd_buf_reserve(nbd_conn_t *c, size_t n);
@@ -103,9 +94,5 @@ uint16_t nbd_tflags(const nbd_conn_t *c, const nbd_export_info_t *info);
 /* The request loop until DISC (0), the client closing between requests (0), the export gone
  * (0), or an error (-errno, logged). */
 int nbd_transmit(nbd_conn_t *c);
-
-/* ---- listen.c ---- */
-/* Stop every accept thread (joined), close and unlink the listening sockets. */
-void nbd_listeners_stop(nbd_server_t *s);
 
 #endif

@@ -169,9 +169,9 @@ static int open_export(nbd_conn_t *c, const char *name, void **h, nbd_export_inf
 {
 	nbd_server_t *s = c->s;
 	memset(info, 0, sizeof(*info));
-	pthread_mutex_lock(&s->lock);
-	int stopping = s->stopping;
-	pthread_mutex_unlock(&s->lock);
+	pthread_mutex_lock(&s->net.lock);
+	int stopping = s->net.stopping;
+	pthread_mutex_unlock(&s->net.lock);
 	if (stopping)
 		return terr(ESHUTDOWN, "the server is shutting down");
 	*h = NULL;
@@ -199,9 +199,9 @@ static int enter(nbd_conn_t *c, const char *name, void *h, const nbd_export_info
 	c->h = h;
 	c->info = *info;
 	c->tflags = nbd_tflags(c, info);
-	pthread_mutex_lock(&c->s->lock);
+	pthread_mutex_lock(&c->s->net.lock);
 	c->export_name = dup;
-	pthread_mutex_unlock(&c->s->lock);
+	pthread_mutex_unlock(&c->s->net.lock);
 	/* contexts chosen for another export do not apply (BLOCK_STATUS then fails with EINVAL) */
 	if (c->nmeta && (!c->meta_export || strcmp(c->meta_export, name) != 0)) {
 		for (uint32_t i = 0; i < c->nmeta; i++)

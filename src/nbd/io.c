@@ -1,5 +1,5 @@
-/* nbd/io.c — socket I/O for the nbd server: whole reads and writes with EINTR and short
- * transfers handled, MSG_NOSIGNAL sends, the growable payload buffer, logging, error mapping. */
+/* nbd/io.c — nbd's side of the socket I/O (util/sock.c does the bytes): draining payloads,
+ * the growable payload buffer, logging with the connection prefix, error mapping. */
 #include "nbd/conn.h"
 
 #include <errno.h>
@@ -7,32 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "util/err.h"
-
-int nbd_read_full(int fd, void *buf, size_t n, int eof_ok)
-{
-	uint8_t *p = buf;
-	size_t got = 0;
-	while (got < n) {
-		ssize_t r = read(fd, p + got, n - got);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			int e = errno == EWOULDBLOCK ? EAGAIN : errno;
-			return terr(e, "read from the client: %s", e == EAGAIN ? "timed out" : strerror(e));
-		}
-		if (r == 0) {
-			if (got == 0 && eof_ok)
-				return 1;
-			return terr(ECONNRESET, "the client closed the connection in the middle of a message");
-		}
-		got += (size_t)r;
-	}
-	return 0;
-}
 
 int nbd_discard(int fd, uint64_t n, void *buf, size_t cap)
 {
@@ -40,44 +16,6 @@ int nbd_discard(int fd, uint64_t n, void *buf, size_t cap)
 		size_t k = n < cap ? (size_t)n : cap;
 		TRY(nbd_read_full(fd, buf, k, 0));
 		n -= k;
-	}
-	return 0;
-}
-
-int nbd_send_iov(int fd, struct iovec *iov, int cnt)
-{
-	int nosock = 0;
-	while (cnt > 0) {
-		if (iov->iov_len == 0) {
-			iov++, cnt--;
-			continue;
-		}
-		ssize_t w;
-		if (!nosock) {
-			struct msghdr mh = { .msg_iov = iov, .msg_iovlen = (size_t)cnt };
-			w = sendmsg(fd, &mh, MSG_NOSIGNAL);
-			if (w < 0 && errno == ENOTSOCK) {
-				nosock = 1;
-				continue;
-			}
-		} else {
-			w = writev(fd, iov, cnt);
-		}
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			int e = errno == EWOULDBLOCK ? EAGAIN : errno;
-			return terr(e, "write to the client: %s", strerror(e));
-		}
-		size_t left = (size_t)w;
-		while (cnt > 0 && left >= iov->iov_len) {
-			left -= iov->iov_len;
-			iov++, cnt--;
-		}
-		if (cnt > 0) {
-			iov->iov_base = (uint8_t *)iov->iov_base + left;
-			iov->iov_len -= left;
-		}
 	}
 	return 0;
 }
@@ -103,20 +41,6 @@ int nbd_buf_reserve(nbd_conn_t *c, size_t n)
 	return 0;
 }
 
-static void vlog(nbd_server_t *s, const char *prefix, const char *fmt, va_list ap)
-{
-	char line[768];
-	int n = snprintf(line, sizeof(line), "%s", prefix);
-	if (n < 0 || (size_t)n >= sizeof(line))
-		n = 0;
-	vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
-	/* the line may carry client-chosen bytes (names): keep it printable, one line */
-	for (char *p = line; *p; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			*p = '?';
-	s->log(s->logarg, line);
-}
-
 void nbd_log(nbd_conn_t *c, const char *fmt, ...)
 {
 	char prefix[300];
@@ -124,7 +48,7 @@ void nbd_log(nbd_conn_t *c, const char *fmt, ...)
 		 c->export_name ? " to " : "", c->export_name ? c->export_name : "");
 	va_list ap;
 	va_start(ap, fmt);
-	vlog(c->s, prefix, fmt, ap);
+	sock_vlog(c->s->log, c->s->logarg, prefix, fmt, ap);
 	va_end(ap);
 }
 
@@ -132,7 +56,7 @@ void nbd_slog(nbd_server_t *s, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	vlog(s, "nbd: ", fmt, ap);
+	sock_vlog(s->log, s->logarg, "nbd: ", fmt, ap);
 	va_end(ap);
 }
 

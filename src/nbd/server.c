@@ -1,9 +1,9 @@
-/* nbd/server.c — the server object: backend, log sink, the set of running connections (for
- * nbd_server_kick and nbd_server_free), and nbd_serve_conn, which runs one connection through
- * the handshake (handshake.c) and the request loop (transmit.c). */
+/* nbd/server.c — the server object: backend, log sink, listeners and the set of running
+ * connections (util/sock_srv.c; for nbd_server_kick and nbd_server_free), and nbd_serve_conn,
+ * which runs one connection through the handshake (handshake.c) and the request loop
+ * (transmit.c). */
 #include "nbd/conn.h"
 
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +19,16 @@ static void log_stderr(void *arg, const char *line)
 	fprintf(stderr, "%s\n", line);
 }
 
+static void serve_one(void *arg, int fd)
+{
+	nbd_serve_conn(arg, fd);
+}
+
+static void net_log(void *arg, const char *msg)
+{
+	nbd_slog(arg, "%s", msg);
+}
+
 nbd_server_t *nbd_server_new(const nbd_backend_t *be)
 {
 	if (!be || !be->open || !be->close || !be->read) {
@@ -32,15 +42,11 @@ nbd_server_t *nbd_server_new(const nbd_backend_t *be)
 	}
 	s->be = *be;
 	s->log = log_stderr;
-	s->max_conns = 256;
 	s->handshake_timeout = 60;
-	if (pipe2(s->wake, O_CLOEXEC) < 0) {
-		terr(errno, "pipe: %s", strerror(errno));
+	if (sock_srv_init(&s->net, 256, serve_one, net_log, s) < 0) {
 		free(s);
 		return NULL;
 	}
-	pthread_mutex_init(&s->lock, NULL);
-	pthread_cond_init(&s->idle, NULL);
 	return s;
 }
 
@@ -50,26 +56,26 @@ void nbd_server_set_log(nbd_server_t *s, void (*log)(void *arg, const char *line
 	s->logarg = log ? arg : NULL;
 }
 
+int nbd_server_listen(nbd_server_t *s, const char *where)
+{
+	return sock_srv_listen(&s->net, where, NULL, 1);
+}
+
 void nbd_server_set_max_conns(nbd_server_t *s, int n)
 {
-	pthread_mutex_lock(&s->lock);
-	s->max_conns = n > 0 ? n : 1;
-	pthread_mutex_unlock(&s->lock);
+	sock_srv_set_max_conns(&s->net, n);
 }
 
 void nbd_server_set_handshake_timeout(nbd_server_t *s, int seconds)
 {
-	pthread_mutex_lock(&s->lock);
+	pthread_mutex_lock(&s->net.lock);
 	s->handshake_timeout = seconds > 0 ? seconds : 0;
-	pthread_mutex_unlock(&s->lock);
+	pthread_mutex_unlock(&s->net.lock);
 }
 
 int nbd_server_conns(nbd_server_t *s)
 {
-	pthread_mutex_lock(&s->lock);
-	int n = s->nconns;
-	pthread_mutex_unlock(&s->lock);
-	return n;
+	return sock_srv_conns(&s->net);
 }
 
 static void set_rcvtimeo(int fd, int seconds)
@@ -87,21 +93,17 @@ int nbd_serve_conn(nbd_server_t *s, int fd)
 	}
 	c->s = s;
 	c->fd = fd;
-	pthread_mutex_lock(&s->lock);
-	if (s->stopping) {
-		pthread_mutex_unlock(&s->lock);
+	pthread_mutex_lock(&s->net.lock);
+	if (s->net.stopping) {
+		pthread_mutex_unlock(&s->net.lock);
 		close(fd);
 		free(c);
 		return terr(ESHUTDOWN, "the nbd server is shutting down");
 	}
 	c->id = ++s->next_id;
-	c->next = s->conns;
-	if (s->conns)
-		s->conns->prev = c;
-	s->conns = c;
-	s->nconns++;
+	sock_srv_conn_link(&s->net, &c->link, fd);
 	int timeout = s->handshake_timeout;
-	pthread_mutex_unlock(&s->lock);
+	pthread_mutex_unlock(&s->net.lock);
 
 	if (timeout)
 		set_rcvtimeo(fd, timeout);
@@ -113,9 +115,9 @@ int nbd_serve_conn(nbd_server_t *s, int fd)
 	} else if (rc == 1) {
 		rc = 0;
 	}
-	pthread_mutex_lock(&s->lock);
+	pthread_mutex_lock(&s->net.lock);
 	int kicked = c->kicked;
-	pthread_mutex_unlock(&s->lock);
+	pthread_mutex_unlock(&s->net.lock);
 	if (kicked)
 		nbd_log(c, "disconnected: the export was removed");
 	else if (rc < 0)
@@ -132,17 +134,10 @@ int nbd_serve_conn(nbd_server_t *s, int fd)
 	free(c->buf);
 	free(c->q);
 
-	pthread_mutex_lock(&s->lock);
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		s->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	s->nconns--;
+	pthread_mutex_lock(&s->net.lock);
+	sock_srv_conn_unlink(&s->net, &c->link);
 	free(c->export_name);
-	pthread_cond_broadcast(&s->idle);
-	pthread_mutex_unlock(&s->lock);
+	pthread_mutex_unlock(&s->net.lock);
 	close(fd);
 	free(c);
 	if (rc < 0)
@@ -152,35 +147,22 @@ int nbd_serve_conn(nbd_server_t *s, int fd)
 
 void nbd_server_kick(nbd_server_t *s, const char *name)
 {
-	pthread_mutex_lock(&s->lock);
-	for (nbd_conn_t *c = s->conns; c; c = c->next)
+	pthread_mutex_lock(&s->net.lock);
+	for (sock_conn_t *l = s->net.conns; l; l = l->next) {
+		nbd_conn_t *c = (nbd_conn_t *)((char *)l - offsetof(nbd_conn_t, link));
 		if (c->export_name && strcmp(c->export_name, name) == 0) {
 			c->kicked = 1;
 			shutdown(c->fd, SHUT_RDWR);
 		}
-	pthread_mutex_unlock(&s->lock);
+	}
+	pthread_mutex_unlock(&s->net.lock);
 }
 
 void nbd_server_free(nbd_server_t *s)
 {
 	if (!s)
 		return;
-	pthread_mutex_lock(&s->lock);
-	s->stopping = 1;
-	for (nbd_conn_t *c = s->conns; c; c = c->next)
-		shutdown(c->fd, SHUT_RDWR);
-	pthread_mutex_unlock(&s->lock);
-	nbd_listeners_stop(s); /* joins the accept threads: no new connection threads after this */
-	pthread_mutex_lock(&s->lock);
-	while (s->nconns || s->nthreads) {
-		for (nbd_conn_t *c = s->conns; c; c = c->next)
-			shutdown(c->fd, SHUT_RDWR);
-		pthread_cond_wait(&s->idle, &s->lock);
-	}
-	pthread_mutex_unlock(&s->lock);
-	pthread_mutex_destroy(&s->lock);
-	pthread_cond_destroy(&s->idle);
-	close(s->wake[0]);
-	close(s->wake[1]);
+	sock_srv_stop(&s->net); /* every connection disconnected and its thread ended */
+	sock_srv_destroy(&s->net);
 	free(s);
 }

@@ -10,7 +10,7 @@
 . "$(dirname "$0")/../lib/common.sh"
 
 NBDMEM=$T/nbdmem
-SRCS=("$TARN_SRC/tests/lib/nbdmem.c" "$TARN_SRC/src/util/err.c")
+SRCS=("$TARN_SRC/tests/lib/nbdmem.c" "$TARN_SRC/src/util/err.c" "$TARN_SRC"/src/util/sock*.c)
 for f in "$TARN_SRC"/src/nbd/*.c; do
   case ${f##*/} in test_*) continue ;; esac
   SRCS+=("$f")

@@ -12,7 +12,7 @@
 . "$(dirname "$0")/../lib/common.sh"
 
 ISCSIMEM=$T/iscsimem
-SRCS=("$TARN_SRC/tests/lib/iscsimem.c" "$TARN_SRC/src/util/err.c")
+SRCS=("$TARN_SRC/tests/lib/iscsimem.c" "$TARN_SRC/src/util/err.c" "$TARN_SRC"/src/util/sock*.c)
 for f in "$TARN_SRC"/src/iscsi/*.c; do
   case ${f##*/} in test_*) continue ;; esac
   SRCS+=("$f")

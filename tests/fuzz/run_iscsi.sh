@@ -2,7 +2,7 @@
 # tests/fuzz/run_nbd.sh — build the libFuzzer target tests/fuzz/fuzz_iscsi.c (the NBD server:
 # handshake, options, requests) with clang -fsanitize=fuzzer,address,undefined, write seed
 # connections and a dictionary of the protocol's magic numbers, and fuzz for a bounded time.
-# Independent of the Makefile: it compiles src/util/err.c and src/iscsi/*.c (no unit tests) itself.
+# Independent of the Makefile: it compiles src/util/err.c, src/util/sock*.c and src/iscsi/*.c (no unit tests) itself.
 #
 # usage: tests/fuzz/run_nbd.sh [WORKDIR]
 #   WORKDIR      where the build, seeds, corpus and any crash files go (default: a new mktemp
@@ -33,7 +33,7 @@ if ! "$CLANG" -fsanitize=fuzzer "$W/probe.c" -o "$W/probe" >/dev/null 2>&1; then
 fi
 
 # ---- build ------------------------------------------------------------------------------------
-SRCS=("$ROOT/src/util/err.c")
+SRCS=("$ROOT/src/util/err.c" "$ROOT"/src/util/sock*.c)
 for f in "$ROOT"/src/iscsi/*.c; do
   case ${f##*/} in test_*) continue ;; esac
   SRCS+=("$f")

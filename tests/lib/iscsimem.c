@@ -2,7 +2,7 @@
  * initiators (libiscsi's iscsi-ls/iscsi-inq/iscsi-test-cu, qemu-img): the src/iscsi target with
  * the in-memory backend of src/iscsi/mem.c. Test code only. Built by the tests into their
  * scratch dir:
- *   cc -O2 -pthread -Isrc -o iscsimem tests/lib/iscsimem.c src/iscsi/[a-z]*.c src/util/err.c -lcrypto
+ *   cc -O2 -pthread -Isrc -o iscsimem tests/lib/iscsimem.c src/iscsi/[a-z]*.c src/util/err.c src/util/sock*.c -lcrypto
  * (without src/iscsi/test_*.c).
  *
  * usage: iscsimem [-t] [-b BS] [-c USER:SECRET[:TARGETSECRET]] [-p PARAMS] IQN SIZE ADDR:PORT

@@ -1,7 +1,7 @@
 /* tests/lib/nbdmem.c — a standalone NBD server over memory, for black-box tests with real
  * clients (nbdinfo, qemu-img, qemu-io, nbdcopy, nbdsh): the src/nbd server with the in-memory
  * backend of src/nbd/mem.c. Test code only. Built by the tests into their scratch dir:
- *   cc -O2 -pthread -Isrc -o nbdmem tests/lib/nbdmem.c src/nbd/{handshake,io,listen,mem,server,transmit}.c src/util/err.c
+ *   cc -O2 -pthread -Isrc -o nbdmem tests/lib/nbdmem.c src/nbd/{handshake,io,mem,server,transmit}.c src/util/err.c src/util/sock*.c
  *
  * usage: nbdmem SIZE WHERE...
  *   SIZE   bytes of the writable export "mem" (suffix K, M or G allowed)
