@@ -155,8 +155,8 @@ fi
 
 # ---- fio with verification ----------------------------------------------------------------------
 if have fio && fio --enghelp 2>/dev/null | grep -qw nbd; then
-  t_ok "fio: random writes with verify over nbd (iodepth 8)" timeout 120 fio --name=nbdv --ioengine=nbd \
-    --uri="$U" --rw=randwrite --bs=4k --size=8M --iodepth=8 --verify=crc32c --do_verify=1 --offset=16M
+  t_ok "fio: random writes with verify over nbd (iodepth 8)" eval '(cd "$T" && timeout 120 fio --name=nbdv --ioengine=nbd \
+    --uri="$U" --rw=randwrite --bs=4k --size=8M --iodepth=8 --verify=crc32c --do_verify=1 --offset=16M)' # (its verify state file goes to $T)
   t_match "... no verification error" "$T_OUT" 'err= 0'
 else
   skip "no fio with the nbd engine"
