@@ -106,6 +106,8 @@ typedef struct daemon_vh {
 } daemon_vh_t;
 /* With dp locked: drop the busy mark and the snapshot handle. */
 void daemon_vh_release(daemon_vh_t *h);
+/* Unlocked: release h (locking its pool) and drop its pool reference. */
+void daemon_vh_close(daemon_vh_t *h);
 /* With dp locked: make h current (look the dataset up again after a reload) and, if v, open
  * its volume into *v. -ESHUTDOWN (h->gone set) when it went away; the lock stays held. */
 int daemon_vh_current(daemon_vh_t *h, vol_t **v);

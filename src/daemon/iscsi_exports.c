@@ -426,11 +426,7 @@ static void be_close(void *h)
 			break;
 		}
 	pthread_mutex_unlock(&open_lock);
-	if (daemon_pool_lock(e->vh.dp) == 0) {
-		daemon_vh_release(&e->vh);
-		daemon_pool_unlock(e->vh.dp);
-	}
-	daemon_pool_put(e->vh.dp);
+	daemon_vh_close(&e->vh);
 	free(e);
 }
 

@@ -18,6 +18,16 @@ void daemon_vh_release(daemon_vh_t *h)
 	h->ds = NULL;
 }
 
+void daemon_vh_close(daemon_vh_t *h)
+{
+	if (daemon_pool_lock(h->dp) == 0) {
+		daemon_vh_release(h);
+		daemon_pool_unlock(h->dp);
+	}
+	daemon_pool_put(h->dp);
+	h->dp = NULL;
+}
+
 /* With dp locked: make h->ds current (after a reload, look it up again). -ESHUTDOWN when the
  * dataset went away or is no longer served. */
 static int resolve(daemon_vh_t *h)
