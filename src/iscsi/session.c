@@ -252,10 +252,20 @@ static int attr_simple(const iscsi_task_t *t) { return t->attr <= 1; }
 /* Every data-out the task will get has come: run it and answer, on a worker if it is a READ or
  * a buffered WRITE of a SIMPLE task. Everything else runs here, after every task handed over
  * has finished unless it is a READ/WRITE/VERIFY (its data was streamed, or it failed early). */
+/* A buffered WRITE that covers whole optimal-transfer units (the volume's blocks) needs no
+ * read-modify-write: it only copies into memory, cheaper here than handed to a worker (two
+ * thread switches). */
+static int whole_units(const iscsi_task_t *t)
+{
+	uint64_t unit = (uint64_t)t->lu->info.opt_xfer_blocks * t->lu->info.block_size;
+	return unit && t->stream_off % unit == 0 && t->need % unit == 0;
+}
+
 static int task_done(iscsi_conn_t *c, iscsi_task_t *t)
 {
 	uint8_t op = t->cdb[0];
-	if (iscsi_wq_parallel(c) && attr_simple(t) && !t->failed && t->lu && (op_read(op) || (t->wres && !t->stream)))
+	if (iscsi_wq_parallel(c) && attr_simple(t) && !t->failed && t->lu &&
+	    (op_read(op) || (t->wres && !t->stream && !whole_units(t))))
 		return iscsi_wq_submit(c, t);
 	int rc = 0;
 	if (!attr_simple(t) || (!op_rw(op) && !t->failed))

@@ -481,9 +481,17 @@ static job_t *take_job(tx_t *tx, int big)
 
 static void put_back(tx_t *tx, job_t *j) { job_done(tx, j, 0); }
 
+/* A WRITE of whole preferred blocks (the volume's blocks) needs no read-modify-write: it only
+ * copies into memory, cheaper here than handed to a worker (two thread switches). */
+static int whole_blocks(const tx_t *tx, const job_t *j)
+{
+	uint64_t b = tx->c->info.pref_block;
+	return j->r.type == NBD_CMD_WRITE && b && j->r.off % b == 0 && j->r.len % b == 0 && j->r.len;
+}
+
 static void submit(tx_t *tx, job_t *j)
 {
-	if (tx->nthreads == 0) { /* one worker: run it here, in order */
+	if (tx->nthreads == 0 || whole_blocks(tx, j)) { /* run it here */
 		job_done(tx, j, run(j));
 		return;
 	}
