@@ -628,14 +628,19 @@ void pool_read_blocks_unlocked(pool_t *p, const bp_t *bps, void *const *dsts, in
 			i++;
 			continue;
 		}
-		if ((!run && !(run = malloc(READ_RUN_MAX))) || a->offset < VDEV_DATA_START ||
-		    vdev_read_direct(&p->vdevs[a->vdev], run, len, a->offset) < 0) {
+		/* stored as is and wanted back to back: read straight into the caller's buffer */
+		int direct = 1;
+		for (size_t k = i; k < j && direct; k++)
+			direct = bps[k].comp == COMP_OFF && bp_asize(&bps[k]) == bps[k].lsize &&
+				 (uint8_t *)dsts[k] == (uint8_t *)dsts[i] + (bps[k].offset - a->offset);
+		uint8_t *into = direct ? dsts[i] : run ? run : (run = malloc(READ_RUN_MAX));
+		if (!into || a->offset < VDEV_DATA_START || vdev_read_direct(&p->vdevs[a->vdev], into, len, a->offset) < 0) {
 			for (; i < j; i++)
 				ok[i] = 0;
 			continue;
 		}
 		for (uint64_t at = 0; i < j; at += bp_asize(&bps[i]), i++)
-			ok[i] = decode_unlocked(&bps[i], run + at, dsts[i]) == 0;
+			ok[i] = decode_unlocked(&bps[i], into + at, dsts[i]) == 0;
 	}
 	free(run);
 }
